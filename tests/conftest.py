@@ -1,0 +1,125 @@
+"""pytest is the single entry point. Besides ordinary CPython tests this collects
+tests/on_device/dtest_*.py: each file is run inside the MicroPython Unix port (one process per
+file; heap from a `# mpy-heapsize: N` line) and each of its test_* functions becomes a pytest
+item with its own pass/fail and MicroPython traceback."""
+
+import ast
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "cpython_shim"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "firmware"))
+sys.path.insert(0, os.path.dirname(HERE))
+
+import harness  # noqa: E402
+
+_FILE_TIMEOUT_S = 240
+
+
+def pytest_report_header(config):
+    if not os.path.exists(harness.MICROPYTHON):
+        return "micropython: not built (run `make mpy`)"
+    version, build = harness.micropython_version()
+    return "micropython: %s (build %s) at %s" % (version, build, harness.MICROPYTHON)
+
+
+def pytest_collect_file(parent, file_path):
+    if file_path.suffix == ".py" and file_path.name.startswith("dtest_"):
+        return DeviceTestFile.from_parent(parent, path=file_path)
+    return None
+
+
+class DeviceTestFailure(Exception):
+    pass
+
+
+class DeviceTestFile(pytest.File):
+    """One dtest_*.py file; run once per worker on MicroPython, results cached."""
+
+    def collect(self):
+        source = self.path.read_text()
+        tree = ast.parse(source)
+        names = sorted(
+            node.name for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test_")
+        )
+        m = re.search(r"^# mpy-heapsize: (\S+)", source, re.M)
+        self.heapsize = m.group(1) if m else None
+        self._results = None
+        for name in names:
+            yield DeviceTestItem.from_parent(self, name=name)
+
+    def results(self):
+        if self._results is None:
+            self._results = self._run()
+        return self._results
+
+    def _run(self):
+        argv = [harness.MICROPYTHON]
+        if self.heapsize:
+            argv += ["-X", "heapsize=" + self.heapsize]
+        argv += [os.path.join(HERE, "on_device", "device_runner.py"), self.path.stem]
+        env = harness.micropython_env([str(self.path.parent)])
+        try:
+            proc = subprocess.run(argv, env=env, cwd=harness.ROOT, capture_output=True,
+                                  text=True, timeout=_FILE_TIMEOUT_S)
+            out, rc = proc.stdout + proc.stderr, proc.returncode
+        except subprocess.TimeoutExpired as exc:
+            out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            rc = "timeout after %ss" % _FILE_TIMEOUT_S
+        return _parse_results(out, rc)
+
+
+def _parse_results(out, rc):
+    results, current, trace = {}, None, None
+    for line in out.splitlines():
+        parts = line.split(" ", 1)
+        if parts[0] == "@@START":
+            current = parts[1]
+        elif parts[0] == "@@PASS":
+            results[parts[1]] = None
+            current = None
+        elif parts[0] == "@@FAIL":
+            trace = []
+        elif parts[0] == "@@END" and trace is not None:
+            results[current] = "\n".join(trace)
+            trace, current = None, None
+        elif trace is not None:
+            trace.append(line)
+    if current is not None and current not in results:
+        results[current] = "MicroPython stopped inside this test (rc=%s):\n%s" % (rc, out[-3000:])
+    results["@@output"] = out
+    results["@@rc"] = rc
+    return results
+
+
+class DeviceTestItem(pytest.Item):
+    def runtest(self):
+        results = self.parent.results()
+        if self.name not in results:
+            raise DeviceTestFailure("test did not run on MicroPython (rc=%s); output:\n%s"
+                                    % (results["@@rc"], results["@@output"][-3000:]))
+        if results[self.name] is not None:
+            raise DeviceTestFailure(results[self.name])
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, DeviceTestFailure):
+            return "MicroPython: %s" % excinfo.value
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, 0, "%s [micropython]" % self.name
+
+
+@pytest.fixture
+def processes():
+    """Start processes through this list (harness.start_*); all are stopped at teardown."""
+    started = []
+    yield started
+    for proc in reversed(started):
+        proc.stop()
