@@ -1,7 +1,8 @@
 """pytest is the single entry point. Besides ordinary CPython tests this collects
-tests/on_device/dtest_*.py: each file is run inside the MicroPython Unix port (one process per
-file; heap from a `# mpy-heapsize: N` line) and each of its test_* functions becomes a pytest
-item with its own pass/fail and MicroPython traceback."""
+dtest_*.py files: each file is run inside the MicroPython Unix port (one process per file; heap
+from a `# mpy-heapsize: N` line) and each of its test_* functions becomes a pytest item with its
+own pass/fail and MicroPython traceback. A `# mpy-targets: unix qemu` line also runs the file on
+the QEMU Cortex-M3 image (MCU-class heap, firmware frozen; no asyncio there)."""
 
 import ast
 import os
@@ -39,7 +40,7 @@ class DeviceTestFailure(Exception):
 
 
 class DeviceTestFile(pytest.File):
-    """One dtest_*.py file; run once per worker on MicroPython, results cached."""
+    """One dtest_*.py file; run once per worker and target on MicroPython, results cached."""
 
     def collect(self):
         source = self.path.read_text()
@@ -50,16 +51,32 @@ class DeviceTestFile(pytest.File):
         )
         m = re.search(r"^# mpy-heapsize: (\S+)", source, re.M)
         self.heapsize = m.group(1) if m else None
-        self._results = None
-        for name in names:
-            yield DeviceTestItem.from_parent(self, name=name)
+        m = re.search(r"^# mpy-targets: (.+)$", source, re.M)
+        targets = m.group(1).split() if m else ["unix"]
+        self._results = {}
+        for target in targets:
+            for name in names:
+                item_name = name if target == "unix" else "%s[%s]" % (name, target)
+                yield DeviceTestItem.from_parent(self, name=item_name, test_name=name, target=target)
 
-    def results(self):
-        if self._results is None:
-            self._results = self._run()
-        return self._results
+    def results(self, target):
+        if target not in self._results:
+            self._results[target] = self._run_unix() if target == "unix" else self._run_qemu()
+        return self._results[target]
 
-    def _run(self):
+    def _run_qemu(self):
+        runner = os.path.join(HERE, "on_device", "device_runner.py")
+        script = self.path.with_name(".qemu_" + self.path.name)
+        with open(runner) as f:
+            runner_source = f.read()
+        script.write_text(self.path.read_text() + "\n" + runner_source + "\nrun_tests(globals(), ())\n")
+        try:
+            out, rc = harness.run_on_qemu(str(script), timeout=_FILE_TIMEOUT_S)
+        finally:
+            script.unlink()
+        return _parse_results(out, rc)
+
+    def _run_unix(self):
         argv = [harness.MICROPYTHON]
         if self.heapsize:
             argv += ["-X", "heapsize=" + self.heapsize]
@@ -99,21 +116,26 @@ def _parse_results(out, rc):
 
 
 class DeviceTestItem(pytest.Item):
+    def __init__(self, *, test_name, target, **kwargs):
+        super().__init__(**kwargs)
+        self.test_name = test_name
+        self.target = target
+
     def runtest(self):
-        results = self.parent.results()
-        if self.name not in results:
+        results = self.parent.results(self.target)
+        if self.test_name not in results:
             raise DeviceTestFailure("test did not run on MicroPython (rc=%s); output:\n%s"
                                     % (results["@@rc"], results["@@output"][-3000:]))
-        if results[self.name] is not None:
-            raise DeviceTestFailure(results[self.name])
+        if results[self.test_name] is not None:
+            raise DeviceTestFailure(results[self.test_name])
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, DeviceTestFailure):
-            return "MicroPython: %s" % excinfo.value
+            return "MicroPython (%s): %s" % (self.target, excinfo.value)
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
-        return self.path, 0, "%s [micropython]" % self.name
+        return self.path, 0, "%s [micropython %s]" % (self.test_name, self.target)
 
 
 @pytest.fixture

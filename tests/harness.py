@@ -135,3 +135,40 @@ def start_python(module, args=(), name="host"):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")])
     return DeviceProcess(argv, env=env, name=name)
+
+
+def run_on_qemu(script_path, timeout=120.0):
+    """Boot the QEMU MPS2-AN385 image (Cortex-M3, ~140 KB heap, firmware frozen), run one script
+    on it with mpremote over the emulated UART (a pty), and return (output, returncode)."""
+    qemu = subprocess.Popen(
+        ["qemu-system-arm", "-machine", "mps2-an385", "-nographic", "-monitor", "null",
+         "-semihosting", "-serial", "pty", "-kernel", QEMU_ELF],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        pty = None
+        deadline = time.monotonic() + 20
+        while pty is None and time.monotonic() < deadline:
+            line = qemu.stdout.readline().decode(errors="replace")
+            if not line:
+                break
+            m = re.search(r"(/dev/pts/\d+)", line)
+            if m:
+                pty = m.group(1)
+        if pty is None:
+            return "qemu did not report its serial pty", -1
+        mpremote = os.path.join(os.path.dirname(sys.executable), "mpremote")
+        try:
+            proc = subprocess.run([mpremote, "connect", pty, "run", script_path],
+                                  capture_output=True, text=True, timeout=timeout)
+            return proc.stdout + proc.stderr, proc.returncode
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            return out, "timeout after %ss" % timeout
+    finally:
+        try:
+            os.killpg(qemu.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        qemu.wait(timeout=5)
+        qemu.stdout.close()
