@@ -1,0 +1,1 @@
+"""Host-side tools (CPython): servers, simulators, benches that make the device test loops."""
