@@ -6,6 +6,6 @@ UART_ID = 1
 UART_BAUD = 115200
 UART_TX_PIN = 27
 UART_RX_PIN = 26
-MODEM_POWER_PIN = 4  # pulsed to power the modem on/off (PWRKEY or enable line); 0 = not wired
+MODEM_POWER_PIN = 4  # pulsed to power the modem on/off (PWRKEY or enable line)
 HEAP_BUDGET = 64 * 1024
 STATE_DIR = "/state"

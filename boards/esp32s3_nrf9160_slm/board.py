@@ -6,6 +6,6 @@ UART_ID = 1
 UART_BAUD = 115200
 UART_TX_PIN = 17
 UART_RX_PIN = 18
-MODEM_POWER_PIN = 0  # pulsed to power the modem on/off (PWRKEY or enable line); 0 = not wired
+MODEM_POWER_PIN = None  # the nRF9160 SLM powers up with the board; no PWRKEY line
 HEAP_BUDGET = 64 * 1024
 STATE_DIR = "/state"
