@@ -25,8 +25,9 @@ _FILE_TIMEOUT_S = 240
 def pytest_report_header(config):
     if not os.path.exists(harness.MICROPYTHON):
         return "micropython: not built (run `make mpy`)"
-    version, build = harness.micropython_version()
-    return "micropython: %s (build %s) at %s" % (version, build, harness.MICROPYTHON)
+    version, variant = harness.micropython_version()
+    return "micropython: %s (variant %s, build id %s) at %s" % (
+        version, variant, harness.build_id(harness.MICROPYTHON), harness.MICROPYTHON)
 
 
 def pytest_collect_file(parent, file_path):

@@ -36,6 +36,14 @@ def micropython_version():
     return out[0].strip(), out[1].strip()
 
 
+def build_id(path):
+    """The first 12 hex digits of the binary's SHA-256: names exactly which build ran."""
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:12]
+
+
 def free_port(kind=socket.SOCK_DGRAM, host="127.0.0.1"):
     """A port the kernel says is free now on loopback (UDP by default)."""
     with socket.socket(socket.AF_INET, kind) as s:
