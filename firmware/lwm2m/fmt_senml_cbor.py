@@ -1,0 +1,67 @@
+"""SenML CBOR, content-format 112 (RFC 8428 §6; OMA-TS-LightweightM2M_Core-V1_1 §7.4.5), sans-I/O.
+
+  encode(records, base_path, type_of=None) -> bytes
+  encode_to(write, records, base_path)            streams the array (definite length) to write
+  decode(data, base_path, type_of) -> records
+Labels are the RFC 8428 integer keys (-2 bn, -3 bt, 0 n, 6 t, 2 v, 3 vs, 4 vb, 8 vd) and the
+text key "vlo" for Objlnk values; floats take the shortest exact CBOR float. Names and values
+follow lwm2m/fmt_senml.py. Malformed input raises model.Error 4.00.
+"""
+
+from micropython import const
+
+from lwm2m import cbor
+from lwm2m import fmt_senml
+from lwm2m.model import Error, BAD_REQUEST
+
+CT = const(112)
+_LABELS = (("bn", -2), ("bt", -3), ("n", 0), ("t", 6), ("v", 2), ("vs", 3), ("vb", 4),
+           ("vd", 8), ("vlo", "vlo"))
+_BY_KEY = {}
+for _name, _key in _LABELS:
+    _BY_KEY[_key] = _name
+
+
+def encode_to(write, records, base_path):
+    enc = cbor.Encoder(write)
+    enc.array(len(records))
+    for e in fmt_senml.entries(records, base_path):
+        n = 0
+        for name, key in _LABELS:
+            if name in e:
+                n += 1
+        enc.map(n)
+        for name, key in _LABELS:
+            if name in e:
+                enc.value(key)
+                enc.value(e[name])
+
+
+def encode(records, base_path, type_of=None):
+    out = bytearray()
+    encode_to(out.extend, records, base_path)
+    return bytes(out)
+
+
+def decode(data, base_path, type_of):
+    doc = cbor.loads(data, max_depth=3)
+    if not isinstance(doc, list):
+        raise Error(BAD_REQUEST, "senml cbor is not an array")
+    items = []
+    for m in doc:
+        if not isinstance(m, dict):
+            raise Error(BAD_REQUEST, "senml cbor record is not a map")
+        e = {}
+        for k, v in m.items():
+            name = _BY_KEY.get(k)
+            # Unknown labels below 0 are "must understand" only when they end in '_' (text
+            # keys); integer ones LwM2M does not use are ignored, as RFC 8428 §4.4 allows.
+            if name is not None:
+                e[name] = v
+        items.append(e)
+    try:
+        return fmt_senml.to_records(items, base_path, type_of)
+    except Error:
+        raise
+    except Exception as exc:
+        raise Error(BAD_REQUEST, "senml cbor invalid (%s)" % type(exc).__name__)
