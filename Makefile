@@ -53,14 +53,14 @@ $(STAMPS)/venv: host_tools/requirements.txt host_tools/requirements-nodeps.txt
 	@$(PY) -c 'import aiocoap, cbor2, hypothesis, pytest, xdist'
 	@mkdir -p $(STAMPS) && touch $@
 
-$(MPY_SRC)/.fetched: $(STAMPS)/apt
+$(MPY_SRC)/.fetched: | $(STAMPS)/apt
 	@mkdir -p $(BUILD)/mpy
 	sh host_tools/mpbuild/fetch_source.sh $(MPY_VERSION) $(MPY_SRC)
 	@touch $@
 
 $(MPYCROSS): $(MPY_SRC)/.fetched
 	$(MAKE) -s -C $(MPY_SRC)/mpy-cross -j$(JOBS) >/dev/null
-	@mkdir -p $(BIN) && cp $(MPY_SRC)/mpy-cross/build/mpy-cross $@
+	@mkdir -p $(BIN) && cp $(MPY_SRC)/mpy-cross/build/mpy-cross $@.tmp && mv -f $@.tmp $@
 
 # The frozen firmware is an input: the Unix port re-freezes only what changed.
 $(MICROPY): $(MPYCROSS) $(FIRMWARE_SRC)
@@ -68,7 +68,7 @@ $(MICROPY): $(MPYCROSS) $(FIRMWARE_SRC)
 	$(MAKE) -s -C $(MPY_SRC)/ports/unix -j$(JOBS) $(UNIX_FLAGS) >$(BUILD)/unix-build.log 2>&1 \
 	  || { tail -40 $(BUILD)/unix-build.log; exit 1; }; \
 	echo "micropython: unix port built in $$(( $$(date +%s) - start )) s"
-	@cp $(MPY_SRC)/ports/unix/build-standard/micropython $@
+	@cp $(MPY_SRC)/ports/unix/build-standard/micropython $@.tmp && mv -f $@.tmp $@
 
 mpy: $(MICROPY)
 
@@ -79,7 +79,7 @@ $(QEMU_ELF): $(MPYCROSS) $(FIRMWARE_SRC)
 	  FROZEN_MANIFEST=$(TOP)/boards/qemu_mps2_an385/manifest.py >$(BUILD)/qemu-build.log 2>&1 \
 	  || { tail -40 $(BUILD)/qemu-build.log; exit 1; }; \
 	echo "micropython: qemu port built in $$(( $$(date +%s) - start )) s"
-	@cp $(MPY_SRC)/ports/qemu/build-MPS2_AN385/firmware.elf $@
+	@cp $(MPY_SRC)/ports/qemu/build-MPS2_AN385/firmware.elf $@.tmp && mv -f $@.tmp $@
 
 # --- the two commands -----------------------------------------------------------------------
 
