@@ -1,0 +1,589 @@
+"""asyncio CoAP endpoint: client and server role on one transport.
+
+The protocol decisions live in the sans-I/O modules (message, msglayer, block, observe); this
+file only moves datagrams between them and the transport and runs two tasks: a receiver and a
+timer (retransmissions, empty ACKs for slow handlers, response deadlines).
+
+    ep = Endpoint(transport, handler)        # handler(request, remote) -> Message | None | awaitable
+    ep.start()
+    resp = await ep.request(remote, msg, block_size=1024, body_reader=None, body_sink=None)
+    ep.notify(key)                           # re-run the handler for observers of `key`
+    await ep.close()
+
+A handler raises coap.error.CoapError (or a subclass) to answer with its code; None means "no
+response" (an empty ACK for CON). A response may carry `.body_reader` (read_into(offset, buf))
+instead of a payload; big bodies are served block-wise (RFC 7959) either way. A response's
+`.observe_key` (default: the request path) names what a GET with Observe=0 registers for; set it
+to None to refuse the observation."""
+
+from micropython import const
+
+import asyncio
+
+from coap import block as B
+from coap import error as E
+from coap import numbers as N
+from coap import options as O
+from coap.message import DecodeError, Message, unknown_critical
+from coap.msglayer import ACKED, DUP, NEW, RESET, MessageLayer
+from coap.observe import ObserveRegistry
+
+try:
+    from time import ticks_add, ticks_diff, ticks_ms
+except ImportError:  # CPython: the same endpoint runs there for host-side experiments
+    import time as _t
+
+    def ticks_ms():
+        return int(_t.monotonic() * 1000)
+
+    def ticks_add(a, b):
+        return a + b
+
+    def ticks_diff(a, b):
+        return a - b
+
+_sleep_ms = getattr(asyncio, "sleep_ms", None) or (lambda ms: asyncio.sleep(ms / 1000))
+
+# A slow handler gets its request acknowledged with an empty ACK after this long, before the
+# client's first retransmission at ACK_TIMEOUT (RFC 7252 §5.2.2).
+SEPARATE_AFTER_MS = const(1000)
+# The timer task re-checks at least this often while anything is outstanding.
+TIMER_TICK_MS = const(200)
+# Per-message header/option room reserved when picking the largest block for a transport.
+_BLOCK_OVERHEAD = const(128)
+# Responses to GET/FETCH larger than this are not copied into the duplicate cache.
+_CACHE_COPY_MAX = const(256)
+# Concurrent handler/notification tasks allowed (a bound, so a flood cannot exhaust the heap).
+TASKS_MAX = const(8)
+
+
+class _Exchange:
+    """A request of ours waiting for its response (matched by token, RFC 7252 §5.3.2)."""
+
+    def __init__(self, token, remote):
+        self.token = token
+        self.remote = remote
+        self.event = asyncio.Event()
+        self.response = None
+        self.error = None
+        self.deadline = None
+        self.mid = None
+
+    def finish(self, response=None, error=None):
+        if self.response is None and self.error is None:
+            self.response = response
+            self.error = error
+            self.event.set()
+
+
+class Endpoint:
+    def __init__(self, transport, handler=None, open_sink=None, max_szx=N.BLOCK_SZX_MAX,
+                 log=None, rand=None, separate_timeout_ms=N.MAX_TRANSMIT_WAIT_MS):
+        self.transport = transport
+        self.handler = handler
+        self.open_sink = open_sink
+        self.log = log
+        fit = O.size_to_szx(max(16, transport.max_datagram - _BLOCK_OVERHEAD))
+        self.max_szx = min(max_szx, fit)
+        self.ml = MessageLayer(rand)
+        self.observers = ObserveRegistry()
+        self.uploads = B.UploadTable(self.max_szx)
+        self.separate_timeout_ms = separate_timeout_ms
+        self._rx = bytearray(transport.max_datagram + 1)
+        self._tx = bytearray(max(transport.max_datagram, O.szx_to_size(self.max_szx) + _BLOCK_OVERHEAD))
+        self._blockbuf = bytearray(O.szx_to_size(self.max_szx) + 1)
+        self._exchanges = {}
+        self._separate = {}  # (remote, mid) -> [deadline, acked]
+        self._tasks = []
+        self._spawned = []
+        self._wake = asyncio.Event()
+        self._closing = False
+        self.stats = {"rx": 0, "tx": 0, "retransmit": 0, "dup": 0, "bad": 0, "rst_sent": 0,
+                      "errors": 0, "dropped": 0}
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self):
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._rx_loop()), asyncio.create_task(self._timer_loop())]
+        return self
+
+    async def close(self):
+        """Stop both tasks and any handler tasks, fail open requests, close the transport."""
+        self._closing = True
+        for ex in list(self._exchanges.values()):
+            ex.finish(error=E.RequestTimeout("endpoint closed"))
+        for t in self._tasks + self._spawned:
+            t.cancel()
+        for t in self._tasks + self._spawned:
+            try:
+                await t
+            except BaseException:  # noqa: B036 - CancelledError on both runtimes; cleanup only
+                pass
+        self._tasks = []
+        self._spawned = []
+        self.transport.close()
+
+    def resolve(self, host, port):
+        return self.transport.resolve(host, port)
+
+    def _log(self, *args):
+        if self.log:
+            self.log(" ".join(str(a) for a in args))
+
+    # ---------------------------------------------------------------- sending
+    def _send(self, msg, remote):
+        n = msg.encoded_size()
+        if n > len(self._tx):
+            raise E.InternalServerError("message of %d bytes over the %d-byte buffer" % (n, len(self._tx)))
+        msg.encode_into(self._tx)
+        data = memoryview(self._tx)[:n]
+        self.transport.sendto(data, remote)
+        self.stats["tx"] += 1
+        return data
+
+    def _send_empty(self, mtype, mid, remote):
+        # Empty ACK/RST: 4 bytes, built directly (RFC 7252 §4.1).
+        data = bytes(((1 << 6) | (mtype << 4), 0, mid >> 8, mid & 0xFF))
+        self.transport.sendto(data, remote)
+        self.stats["tx"] += 1
+        if mtype == N.RST:
+            self.stats["rst_sent"] += 1
+        return data
+
+    def _spawn(self, coro):
+        if len(self._spawned) >= TASKS_MAX:
+            self.stats["dropped"] += 1
+            try:
+                coro.close()
+            except AttributeError:
+                pass
+            return False
+        task = asyncio.create_task(self._guard(coro))
+        self._spawned.append(task)
+        return True
+
+    async def _guard(self, coro):
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self.stats["errors"] += 1
+            self._log("coap: task failed:", repr(e))
+        finally:
+            task = asyncio.current_task()
+            if task in self._spawned:
+                self._spawned.remove(task)
+
+    # ---------------------------------------------------------------- receiving
+    async def _rx_loop(self):
+        while not self._closing:
+            try:
+                n, remote = await self.transport.recvfrom(self._rx)
+            except OSError as e:
+                if self._closing:
+                    return
+                self._log("coap: recv failed:", repr(e))
+                await _sleep_ms(50)
+                continue
+            self.stats["rx"] += 1
+            try:
+                self._on_datagram(n, remote)
+            except Exception as e:  # a datagram must never take the endpoint down
+                self.stats["errors"] += 1
+                self._log("coap: dispatch failed:", repr(e))
+
+    def _on_datagram(self, n, remote):
+        if n > len(self._rx) - 1:
+            self.stats["bad"] += 1
+            return  # truncated by our buffer: unparsable by definition
+        try:
+            msg = Message.decode(self._rx, n)
+        except DecodeError as e:
+            self._on_bad(e, remote)
+            return
+        now = ticks_ms()
+        kind, detail = self.ml.receive(msg, remote, now)
+        if kind == ACKED:
+            self._on_ack(detail, msg, now)
+        elif kind == RESET:
+            self._on_rst(detail)
+        elif kind == DUP:
+            self._on_dup(msg, remote, detail, now)
+        elif kind == NEW:
+            code = msg.code
+            if code == N.EMPTY:
+                if msg.mtype == N.CON:
+                    self.ml.cache_response(remote, msg.mid, self._send_empty(N.RST, msg.mid, remote))
+            elif N.is_request_code(code):
+                self._on_request(msg, remote, now)
+            elif N.is_response_code(code) and N.code_class(code) in (2, 4, 5):
+                self._on_response(msg, remote)
+            elif msg.mtype == N.CON:
+                # Reserved code class: cannot be processed (RFC 7252 §4.2).
+                self.ml.cache_response(remote, msg.mid, self._send_empty(N.RST, msg.mid, remote))
+
+    def _on_bad(self, e, remote):
+        """RFC 7252 §4.2/§4.3/§5.4.1: a CON we cannot parse gets RST, or 4.xx when it was a
+        recognisable request; anything else unparsable is dropped silently."""
+        self.stats["bad"] += 1
+        if e.mtype != N.CON or e.mid is None:
+            return
+        if e.bad_code_hint is not None and e.token is not None:
+            resp = Message(N.ACK, e.bad_code_hint, e.mid, e.token, None, e.reason.encode()[:64])
+            self._send(resp, remote)
+        else:
+            self._send_empty(N.RST, e.mid, remote)
+
+    def _on_dup(self, msg, remote, cached, now):
+        self.stats["dup"] += 1
+        if msg.mtype != N.CON:
+            return
+        if cached is not None:
+            self.transport.sendto(cached, remote)
+            self.stats["tx"] += 1
+        elif (remote, msg.mid) in self._separate:
+            return  # still being handled; the timer sends the empty ACK
+        elif msg.code in (N.GET, N.FETCH):
+            # Its response was too big to keep; a safe method may simply be answered again.
+            self._on_request(msg, remote, now)
+
+    # ---------------------------------------------------------------- client side
+    def _on_ack(self, pending, msg, now):
+        ctx = pending.ctx
+        if isinstance(ctx, _Exchange):
+            if msg.code == N.EMPTY:
+                ctx.mid = None
+                ctx.deadline = ticks_add(now, self.separate_timeout_ms)
+                self._wake.set()
+            elif msg.token == ctx.token:
+                ctx.finish(msg)
+            else:
+                # Piggybacked answer with a foreign token: not ours; a real one may follow.
+                ctx.mid = None
+                ctx.deadline = ticks_add(now, self.separate_timeout_ms)
+                self._wake.set()
+        elif ctx is not None:
+            self.observers.acked(ctx, now)
+
+    def _on_rst(self, pending):
+        ctx = pending.ctx
+        if isinstance(ctx, _Exchange):
+            ctx.finish(error=E.ResetReceived("RST to MID %d" % pending.mid))
+        elif ctx is not None:
+            self._log("coap: observer", self.transport.describe(ctx.remote), ctx.key, "reset")
+            self.observers.remove(ctx)
+
+    def _on_response(self, msg, remote):
+        ex = self._exchanges.get(msg.token)
+        if msg.mtype == N.CON:
+            # Separate response: acknowledge it; one nobody waits for is rejected (§5.3.2).
+            kind = N.ACK if ex is not None else N.RST
+            self.ml.cache_response(remote, msg.mid, self._send_empty(kind, msg.mid, remote))
+        if ex is not None:
+            ex.finish(msg)
+
+    async def _exchange(self, remote, msg):
+        if not msg.token:
+            msg.token = self.ml.new_token()
+        ex = _Exchange(msg.token, remote)
+        self._exchanges[msg.token] = ex
+        msg.mid = self.ml.next_mid()
+        try:
+            now = ticks_ms()
+            data = self._send(msg, remote)
+            if msg.mtype == N.CON:
+                self.ml.track_con(msg.mid, remote, bytes(data), ex, now)
+                ex.mid = msg.mid
+            else:
+                ex.deadline = ticks_add(now, N.MAX_TRANSMIT_WAIT_MS)
+            self._wake.set()
+            await ex.event.wait()
+            if ex.error is not None:
+                raise ex.error
+            return ex.response
+        finally:
+            self._exchanges.pop(msg.token, None)
+            if ex.mid is not None:
+                self.ml.cancel(ex.mid)
+
+    async def request(self, remote, msg, block_size=1024, body_reader=None, body_sink=None,
+                      max_body=B.ASSEMBLE_MAX):
+        """Send `msg` (a request) to `remote` and return the final response Message.
+
+        Bodies bigger than one block go out with Block1 from `body_reader` (or msg.payload);
+        a Block2 response is fetched to the end into `body_sink`, or, without one, assembled
+        into the returned response's payload up to `max_body` bytes. Raises RequestTimeout,
+        ResetReceived, or ResponseError (an error response in the middle of a transfer)."""
+        szx = O.size_to_szx(min(block_size, O.szx_to_size(self.max_szx)))
+        if body_reader is None and len(msg.payload) > O.szx_to_size(szx):
+            body_reader = B.BytesReader(msg.payload)
+        if body_reader is not None:
+            sender = B.Block1Sender(body_reader, szx, bytearray(O.szx_to_size(szx) + 1))
+            while True:
+                sender.next_block(msg)
+                msg.token = b""
+                resp = await self._exchange(remote, msg)
+                if not sender.on_response(resp):
+                    break
+            msg.remove_option(N.BLOCK1)
+            msg.remove_option(N.SIZE1)
+            msg.payload = b""
+        else:
+            if body_sink is not None and szx < N.BLOCK_SZX_MAX and msg.code in (N.GET, N.FETCH):
+                msg.set_option(N.BLOCK2, O.block_encode(0, False, szx))  # early negotiation
+            resp = await self._exchange(remote, msg)
+        if resp.opt(N.BLOCK2) is not None and N.code_class(resp.code) == 2:
+            sink = body_sink if body_sink is not None else B.BufferSink(max_body)
+            rcv = B.Block2Receiver(sink)
+            rcv.on_response(resp)
+            msg.remove_option(N.OBSERVE)  # later blocks are plain GETs (RFC 7959 §3.4)
+            while not rcv.done:
+                msg.set_option(N.BLOCK2, rcv.next_option())
+                msg.token = b""
+                part = await self._exchange(remote, msg)
+                if N.code_class(part.code) != 2:
+                    raise E.ResponseError(part, "Block2 at offset %d" % rcv.offset)
+                rcv.on_response(part)
+            resp.payload = bytes(sink.data) if body_sink is None else b""
+            resp.body_size = rcv.offset
+        elif body_sink is not None:
+            if resp.payload:
+                body_sink.write(0, resp.payload)
+            resp.body_size = len(resp.payload)
+            resp.payload = b""
+        return resp
+
+    # ---------------------------------------------------------------- server side
+    def _on_request(self, req, remote, now):
+        b1 = None
+        try:
+            crit = unknown_critical(req)
+            if crit is not None:
+                raise E.BadOption("unrecognized critical option %d" % crit)
+            if req.opt(N.BLOCK1) is not None:
+                done, up, b1, _ = self.uploads.block((remote, req.path_str()), req,
+                                                      lambda: self._sink_for(req, remote), now)
+                if not done:
+                    self._reply(req, remote, Message(code=N.CONTINUE, options=[(N.BLOCK1, b1)]))
+                    return
+                if isinstance(up.sink, B.BufferSink):
+                    req.payload = bytes(up.sink.data)
+                else:
+                    req.payload = b""
+                    req.body_sink = up.sink
+                req.body_size = up.next
+            if self.handler is None:
+                raise E.NotFound()
+            result = self.handler(req, remote)
+            if hasattr(result, "send"):  # coroutine (CPython) or generator (MicroPython)
+                if req.mtype == N.CON:
+                    self._separate[(remote, req.mid)] = [ticks_add(now, SEPARATE_AFTER_MS), False]
+                    self._wake.set()
+                if not self._spawn(self._finish_async(req, remote, result, b1)):
+                    self._separate.pop((remote, req.mid), None)
+                    raise E.ServiceUnavailable("busy")
+                return
+            self._complete(req, remote, result, b1)
+        except Exception as e:
+            self._reply(req, remote, self._error_response(e))
+
+    def _sink_for(self, req, remote):
+        sink = self.open_sink(req, remote) if self.open_sink is not None else None
+        return sink if sink is not None else B.BufferSink()
+
+    async def _finish_async(self, req, remote, coro, b1):
+        try:
+            result = await coro
+            self._complete(req, remote, result, b1)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self._reply(req, remote, self._error_response(e))
+
+    def _error_response(self, e):
+        if isinstance(e, E.CoapError):
+            code = e.code
+        else:
+            self.stats["errors"] += 1
+            self._log("coap: handler failed:", repr(e))
+            code = N.INTERNAL_SERVER_ERROR
+        diag = getattr(e, "message", "") or ""
+        return Message(code=code, payload=diag.encode()[:64])
+
+    def _complete(self, req, remote, resp, b1):
+        try:
+            if resp is not None:
+                if b1 is not None:
+                    resp.set_option(N.BLOCK1, b1)
+                if req.code == N.GET:
+                    self._observe_request(req, remote, resp)
+                self._blockwise(req, resp)
+        except Exception as e:
+            resp = self._error_response(e)
+        self._reply(req, remote, resp)
+
+    def _observe_request(self, req, remote, resp):
+        ob = req.opt(N.OBSERVE)
+        if ob == 1:
+            self.observers.deregister(remote, req.token)
+            resp.remove_option(N.OBSERVE)
+        elif ob == 0 and resp.code == N.CONTENT and not _block_num(req):
+            key = getattr(resp, "observe_key", req.path_str())
+            obs = None
+            if key is not None:
+                obs = self.observers.register(remote, req.token, key, req, ticks_ms())
+            resp.set_option(N.OBSERVE, self.observers.next_seq(obs) if obs else None)
+        else:
+            resp.remove_option(N.OBSERVE)
+
+    def _blockwise(self, req, resp):
+        reader = getattr(resp, "body_reader", None)
+        if reader is None:
+            n = len(resp.payload)
+            if n <= O.szx_to_size(self.max_szx) and req.opt(N.BLOCK2) is None:
+                return
+            reader = B.BytesReader(resp.payload)
+        if N.code_class(resp.code) != 2:
+            return
+        params = B.block2_params(req, getattr(reader, "size", None), self.max_szx)
+        if params is not None:
+            B.serve_block2(resp, reader, params[0], params[1], self._blockbuf)
+        else:
+            B.serve_block2(resp, reader, 0, self.max_szx, self._blockbuf)
+            resp.remove_option(N.BLOCK2)
+
+    def _reply(self, req, remote, resp):
+        sep = self._separate.pop((remote, req.mid), None)
+        if resp is None:
+            if req.mtype == N.CON and not (sep and sep[1]):
+                self.ml.cache_response(remote, req.mid, self._send_empty(N.ACK, req.mid, remote))
+            return
+        resp.token = req.token
+        if req.mtype == N.CON and not (sep and sep[1]):
+            resp.mtype = N.ACK
+            resp.mid = req.mid
+            data = self._send(resp, remote)
+            if len(data) <= _CACHE_COPY_MAX or req.code not in (N.GET, N.FETCH):
+                # Big answers to safe methods are recomputed on a duplicate instead (§4.5).
+                self.ml.cache_response(remote, req.mid, bytes(data))
+        elif req.mtype == N.CON:
+            # Already acknowledged empty: the response goes as its own CON (RFC 7252 §5.2.2).
+            resp.mtype = N.CON
+            resp.mid = self.ml.next_mid()
+            data = self._send(resp, remote)
+            self.ml.track_con(resp.mid, remote, bytes(data), None, ticks_ms())
+            self._wake.set()
+        else:
+            resp.mtype = N.NON
+            resp.mid = self.ml.next_mid()
+            self._send(resp, remote)
+
+    # ---------------------------------------------------------------- observe (server)
+    def notify(self, key):
+        """Send a notification to every observer of `key` (RFC 7641 §4.2)."""
+        now = ticks_ms()
+        count = 0
+        for obs in self.observers.for_key(key):
+            count += 1
+            try:
+                result = self.handler(obs.request, obs.remote)
+                if hasattr(result, "send"):
+                    self._spawn(self._notify_async(obs, result))
+                else:
+                    self._send_notification(obs, result, now)
+            except Exception as e:
+                self._send_notification(obs, self._error_response(e), now)
+        return count
+
+    async def _notify_async(self, obs, coro):
+        try:
+            resp = await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            resp = self._error_response(e)
+        self._send_notification(obs, resp, ticks_ms())
+
+    def _send_notification(self, obs, resp, now):
+        if resp is None or self.observers.find(obs.remote, obs.token) is not obs:
+            return
+        resp.token = obs.token
+        if resp.code != N.CONTENT:
+            # A non-2.05 notification ends the observation (RFC 7641 §3.2, §4.2).
+            self.observers.remove(obs)
+            resp.remove_option(N.OBSERVE)
+        else:
+            resp.set_option(N.OBSERVE, self.observers.next_seq(obs))
+            req = obs.request
+            req.remove_option(N.BLOCK2)
+            try:
+                self._blockwise(req, resp)  # first block only (RFC 7959 §3.4)
+            except Exception as e:
+                resp = self._error_response(e)
+                resp.token = obs.token
+        con = self.observers.wants_con(obs, now) or resp.code != N.CONTENT
+        if obs.pending_mid is not None and self.ml.cancel(obs.pending_mid) is not None:
+            con = True  # the previous CON is superseded by this one (RFC 7641 §4.5.2)
+        resp.mtype = N.CON if con else N.NON
+        resp.mid = self.ml.next_mid()
+        data = self._send(resp, obs.remote)
+        if con:
+            self.ml.track_con(resp.mid, obs.remote, bytes(data), obs, now)
+            self._wake.set()
+        else:
+            self.ml.track_non(resp.mid, obs)
+        obs.pending_mid = resp.mid
+
+    # ---------------------------------------------------------------- timers
+    async def _timer_loop(self):
+        while not self._closing:
+            now = ticks_ms()
+            self._on_timers(now)
+            nxt = self._next_deadline()
+            if nxt is None:
+                self._wake.clear()
+                await self._wake.wait()
+            else:
+                self._wake.clear()
+                await _sleep_ms(max(1, min(ticks_diff(nxt, ticks_ms()), TIMER_TICK_MS)))
+
+    def _on_timers(self, now):
+        resend, failed = self.ml.poll(now)
+        for p in resend:
+            self.transport.sendto(p.data, p.remote)
+            self.stats["tx"] += 1
+            self.stats["retransmit"] += 1
+        for p in failed:
+            ctx = p.ctx
+            if isinstance(ctx, _Exchange):
+                ctx.finish(error=E.RequestTimeout("no ACK for MID %d after %d retransmissions"
+                                                  % (p.mid, N.MAX_RETRANSMIT)))
+            elif ctx is not None:
+                self._log("coap: observer", ctx.key, "timed out")
+                self.observers.remove(ctx)
+        for key, ent in self._separate.items():
+            if not ent[1] and ticks_diff(now, ent[0]) >= 0:
+                ent[1] = True
+                self.ml.cache_response(key[0], key[1], self._send_empty(N.ACK, key[1], key[0]))
+        for ex in self._exchanges.values():
+            if ex.deadline is not None and ticks_diff(now, ex.deadline) >= 0:
+                ex.finish(error=E.RequestTimeout("no response for token %s" % ex.token.hex()))
+        self.uploads.expire(now, ticks_diff)
+
+    def _next_deadline(self):
+        nxt = self.ml.next_deadline()
+        for ent in self._separate.values():
+            if not ent[1] and (nxt is None or ticks_diff(ent[0], nxt) < 0):
+                nxt = ent[0]
+        for ex in self._exchanges.values():
+            if ex.deadline is not None and (nxt is None or ticks_diff(ex.deadline, nxt) < 0):
+                nxt = ex.deadline
+        if nxt is None and len(self.uploads):
+            nxt = ticks_add(ticks_ms(), 1000)
+        return nxt
+
+
+def _block_num(req):
+    opt = req.opt(N.BLOCK2)
+    return (opt >> 4) if opt is not None else 0
