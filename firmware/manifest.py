@@ -2,3 +2,5 @@
 # One line per package; a package that is not frozen here does not ship.
 package("coap")
 package("ops")
+package("objects")
+package("hal")

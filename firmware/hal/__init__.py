@@ -1,0 +1,1 @@
+"""Board abstraction: clock (injectable ticks/time) and atomic small-record storage."""
