@@ -27,7 +27,6 @@ TAG_GET_PACKAGE = b"\xbf\x4f"
 TAG_PROVIDE_RESULT = b"\xbf\x50"
 _TAG_EUICC_PACKAGE_RESULT = b"\xbf\x51"
 _TAG_EID = b"\x5a"
-_TAG_SIGNATURE = b"\x5f\x37"
 _TAG_ASSOCIATION_TOKEN = b"\x84"
 
 UNDEFINED_ERROR = 127
@@ -321,10 +320,12 @@ class EimCore:
     def sign_package(self, eid, signed_der):
         """eimSignature over euiccPackageSigned || associationToken DO ('84 01 00' when the
         association has no token) — SGP.32 2.11.1.1."""
+        return crypto.sign_plain(self.signing_key, bytes(signed_der) + self._association_token_do(eid))
+
+    def _association_token_do(self, eid):
         assoc = self.store.association(eid, self.eim_id)
         token = assoc["association_token"] if assoc is not None else None
-        token_do = codec.tlv_encode(_TAG_ASSOCIATION_TOKEN, codec.der_integer(token or 0))
-        return crypto.sign_plain(self.signing_key, bytes(signed_der) + token_do)
+        return codec.tlv_encode(_TAG_ASSOCIATION_TOKEN, codec.der_integer(token or 0))
 
     # ------------------------------------------------------------------ results
 
@@ -395,15 +396,14 @@ class EimCore:
             return None
         return crypto.load_certificate(bytes(row["euicc_cert"])).public_key()
 
-    def _verify_euicc_signature(self, eid, row, data_tlv, signature):
-        """'verified' / 'unverified: …' / 'invalid' for euiccSignEPR/EPE, signed over the data
-        object || the eimSignature DO of the request it answers (SGP.32 2.11.2.1)."""
+    def _verify_euicc_signature(self, eid, data_tlv, signature):
+        """'verified' / 'unverified: …' / 'invalid' for euiccSignEPR/EPE: signed over the data
+        object || the association's associationToken DO, as the eIM signature is (SGP.32 v1.2
+        2.11.2.1; v1.0 used the eimSignature instead)."""
         key = self._euicc_public_key(eid)
         if key is None:
             return "unverified: no eUICC certificate"
-        if row is None or row["eim_signature"] is None:
-            return "unverified: unknown package"
-        signed = data_tlv + codec.tlv_encode(_TAG_SIGNATURE, bytes(row["eim_signature"]))
+        signed = data_tlv + self._association_token_do(eid)
         return "verified" if crypto.verify_plain(key, signed, signature) else "invalid"
 
     def _euicc_package_result(self, eid, tlv):
@@ -415,6 +415,9 @@ class EimCore:
             data_tlv = bytes(tlv[first[1]:first[2] + first[3]])
         except (DecodeError, IndexError) as exc:
             self._ipa_error(eid, "EuiccPackageResult: %s" % exc)
+            return
+        if kind.startswith("_ext"):  # an alternative v1.2 does not define
+            self._ipa_error(eid, "EuiccPackageResult: unknown alternative %s" % kind)
             return
         if kind == "euiccPackageErrorUnsigned":
             row = self._package_for(eid, body.get("eimTransactionId"))
@@ -434,7 +437,7 @@ class EimCore:
             self._fail(eid, row, "counterValue mismatch: sent %s, result %s" % (
                 row["counter"], data["counterValue"]))
             return
-        check = self._verify_euicc_signature(eid, row, data_tlv, body[sig_name])
+        check = self._verify_euicc_signature(eid, data_tlv, body[sig_name])
         if check == "invalid":
             self._fail(eid, row, "%s signature invalid" % sig_name)
             return
@@ -612,7 +615,7 @@ class EimCore:
             return error(UNDEFINED_ERROR, "no SM-DP+ configured")
         try:
             resp = bytes(getattr(self.smdp, method)(der))
-            _, (got, value) = codec.decode("EsipaMessageFromEimToIpa", resp)
+            got, value = codec.decode("EsipaMessageFromEimToIpa", resp)
         except DecodeError as exc:
             return error(UNDEFINED_ERROR, "SM-DP+ answered garbage: %s" % exc)
         except Exception as exc:  # the SM-DP+ adapter's own failure, reported to the IPA

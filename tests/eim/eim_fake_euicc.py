@@ -112,7 +112,6 @@ class FakeEuicc:
             raise AssertionError("eIM signature invalid")
         value = codec.decode("EuiccPackageSigned", signed)
         assert value["eimId"] == self.eim_id
-        eim_sig_do = b"\x5f\x37\x40" + sig
         if value["counterValue"] <= self.counter:
             data = {"eimId": value["eimId"], "counterValue": value["counterValue"],
                     "eimTransactionId": value["eimTransactionId"],
@@ -120,7 +119,7 @@ class FakeEuicc:
             data_der = codec.encode("EuiccPackageErrorDataSigned", data)
             return codec.encode("EuiccPackageResult", ("euiccPackageErrorSigned", {
                 "euiccPackageErrorDataSigned": data,
-                "euiccSignEPE": raw_sign(self.key, data_der + eim_sig_do)}))
+                "euiccSignEPE": raw_sign(self.key, data_der + self._token_do())}))
         self.counter = value["counterValue"]
         results = []
         kind, ops = value["euiccPackage"]
@@ -143,4 +142,4 @@ class FakeEuicc:
         data_der = codec.encode("EuiccPackageResultDataSigned", data)
         return codec.encode("EuiccPackageResult", ("euiccPackageResultSigned", {
             "euiccPackageResultDataSigned": data,
-            "euiccSignEPR": raw_sign(self.key, data_der + eim_sig_do)}))
+            "euiccSignEPR": raw_sign(self.key, data_der + self._token_do())}))
