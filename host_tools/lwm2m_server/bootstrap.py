@@ -206,6 +206,8 @@ class BootstrapServer:
         except OperationError as exc:
             outcome = "timeout"
             detail["reason"] = str(exc)
+        except ValueError as exc:  # a configuration value no codec can encode
+            detail["reason"] = "%s: %s" % (type(exc).__name__, exc)
         except asyncio.CancelledError:
             detail["reason"] = "cancelled"
             outcome = "cancelled"

@@ -93,7 +93,9 @@ def local_port(ctx):
 def make_request(code, path, remote=None, remote_uri=None, payload=b"", content_format=None,
                  accept=None, query=(), observe=None):
     if remote is not None:
-        msg = Message(code=code, uri_path=paths.uri_path(path), payload=payload)
+        # "/bs" (Bootstrap-Finish) is the one non-numeric path the servers send to
+        uri_path = ("bs",) if path == "/bs" else paths.uri_path(path)
+        msg = Message(code=code, uri_path=uri_path, payload=payload)
         msg.remote = remote
     else:
         msg = Message(code=code, uri=remote_uri.rstrip("/") + paths.normalize(path).rstrip("/"),
