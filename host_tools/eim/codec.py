@@ -123,6 +123,18 @@ def tlv_children(buf, off=0, end=None):
     return out
 
 
+def check_structure(buf, off=0, end=None, depth=0):
+    """Raise DecodeError unless buf[off:end] is a run of definite-length TLVs whose constructed
+    members parse the same way all the way down (pycrate is more lenient than DER)."""
+    if depth > 24:
+        raise DecodeError("TLV", "nested deeper than 24 levels")
+    for tag, _, voff, vlen in tlv_children(buf, off, end):
+        if tag[0] & 0x20:
+            check_structure(buf, voff, voff + vlen, depth + 1)
+        elif tag == b"\x00":
+            raise DecodeError("TLV", "tag 00 (end-of-contents) in DER")
+
+
 def tlv_find(buf, tag, off=0, end=None):
     """Raw bytes (whole TLV) of the first child with `tag` in buf[off:end], or None."""
     for t, start, voff, vlen in tlv_children(buf, off, end):

@@ -52,6 +52,9 @@ _RELAY = {
 }
 
 
+_KNOWN_TAGS = (TAG_GET_PACKAGE, TAG_PROVIDE_RESULT) + tuple(_RELAY)
+
+
 class MalformedMessage(ValueError):
     """An IPA message the eIM cannot even classify (no response type to carry an error)."""
 
@@ -187,10 +190,27 @@ class EimCore:
             tag, voff, vlen = codec.tlv_header(der)
         except DecodeError as exc:
             self.store.audit(eid_or_none, "ipa-error", "unparsable message: %s" % exc)
+            if der[:2] in _KNOWN_TAGS:  # truncated, but we know what it wanted to be
+                return self._malformed_response(der[:2], eid_or_none)
             raise MalformedMessage("not a BER-TLV: %s" % exc) from None
-        if voff + vlen != len(der):
-            self._ipa_error(eid_or_none, "trailing bytes after %s" % tag.hex())
+        try:
+            if voff + vlen != len(der):
+                raise DecodeError("TLV", "trailing bytes after %s" % tag.hex())
+            codec.check_structure(der)
+        except DecodeError as exc:
+            self._ipa_error(eid_or_none, "malformed %s: %s" % (tag.hex(), exc))
             return self._malformed_response(tag, eid_or_none)
+        try:
+            return self._dispatch(eid_or_none, tag, der, voff, vlen)
+        except (DecodeError, KeyError, IndexError, TypeError, ValueError) as exc:
+            if isinstance(exc, MalformedMessage):
+                raise
+            # a well-formed TLV tree with contents this eIM cannot use (e.g. an unknown
+            # extension alternative where a known one is needed)
+            self._ipa_error(eid_or_none, "unusable %s: %r" % (tag.hex(), exc))
+            return self._malformed_response(tag, eid_or_none)
+
+    def _dispatch(self, eid_or_none, tag, der, voff, vlen):
         if tag == TAG_GET_PACKAGE:
             return self._get_eim_package(der, voff, vlen)
         if tag == TAG_PROVIDE_RESULT:

@@ -5,6 +5,7 @@ One connection per process; the CLI and the server may share a file (WAL, busy t
 
 import json
 import sqlite3
+import threading
 import time
 
 # Package states, in order of a normal life; "error" ends a package that failed anywhere.
@@ -79,7 +80,10 @@ CREATE TABLE IF NOT EXISTS audit (
 class Store:
     def __init__(self, path=":memory:"):
         self.path = path
-        self.db = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+        # the server's loop thread and a test's thread may share one Store; the lock keeps
+        # multi-statement updates whole
+        self.db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+        self.lock = threading.RLock()
         self.db.row_factory = sqlite3.Row
         if path != ":memory:":
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -89,7 +93,8 @@ class Store:
         self.db.close()
 
     def _x(self, sql, args=()):
-        return self.db.execute(sql, args)
+        with self.lock:
+            return self.db.execute(sql, args)
 
     # --- eUICCs and associations ---
 
@@ -123,18 +128,19 @@ class Store:
 
     def next_counter(self, eid, eim_id):
         """Reserve and return the next counterValue (strictly increasing per association)."""
-        self.set_association(eid, eim_id)
-        self._x("BEGIN IMMEDIATE")
-        try:
-            row = self.association(eid, eim_id)
-            value = row["counter"] + 1
-            self._x("UPDATE association SET counter = ? WHERE eid = ? AND eim_id = ?",
-                    (value, eid, eim_id))
-            self._x("COMMIT")
-        except BaseException:
-            self._x("ROLLBACK")
-            raise
-        return value
+        with self.lock:
+            self.set_association(eid, eim_id)
+            self._x("BEGIN IMMEDIATE")
+            try:
+                row = self.association(eid, eim_id)
+                value = row["counter"] + 1
+                self._x("UPDATE association SET counter = ? WHERE eid = ? AND eim_id = ?",
+                        (value, eid, eim_id))
+                self._x("COMMIT")
+            except BaseException:
+                self._x("ROLLBACK")
+                raise
+            return value
 
     # --- packages ---
 
@@ -186,9 +192,10 @@ class Store:
                 (eid, seq_number, what))
 
     def take_pending_acks(self, eid):
-        rows = self._x("SELECT seq_number, what FROM pending_ack WHERE eid = ? ORDER BY seq_number",
-                       (eid,)).fetchall()
-        self._x("DELETE FROM pending_ack WHERE eid = ?", (eid,))
+        with self.lock:
+            rows = self._x("SELECT seq_number, what FROM pending_ack WHERE eid = ?"
+                           " ORDER BY seq_number", (eid,)).fetchall()
+            self._x("DELETE FROM pending_ack WHERE eid = ?", (eid,))
         return [(r["seq_number"], r["what"]) for r in rows]
 
     def pending_acks(self, eid):
