@@ -20,19 +20,13 @@ the Bootstrap-Server Account Timeout /0/x/12, default EXCHANGE_LIFETIME).
 from micropython import const
 
 from coap import numbers as N
+from lwm2m import linkformat
 from lwm2m import model as M
 from lwm2m import path as P
 from lwm2m.dm import decode_records, encode_records, error_response, response
-from lwm2m.rd_client import RdRequest, RetryPolicy
+from lwm2m.rd_client import MAX_DELAY_MS, RdRequest, RetryPolicy
 
-try:
-    from time import ticks_add, ticks_diff
-except ImportError:  # CPython
-    def ticks_add(t, d):
-        return t + d
-
-    def ticks_diff(a, b):
-        return a - b
+from hal.clock import default as _clock
 
 BS_IDLE = "idle"
 BS_REQUEST_DUE = "request-due"
@@ -128,7 +122,7 @@ class BootstrapClient:
             bs = bootstrap_account(self.registry)
             if bs is not None:
                 delay = self.registry.get((_OID_SECURITY, bs, _RES_SEC_HOLD_OFF), 0) or 0
-        self._set(BS_REQUEST_DUE, ticks_add(now, delay * 1000))
+        self._set(BS_REQUEST_DUE, _clock.ticks_add(now, delay * 1000))
 
     def server_initiated(self, now):
         """The bootstrap server writes without a Bootstrap-Request (§5.2.3)."""
@@ -141,7 +135,7 @@ class BootstrapClient:
         return self._due
 
     def step(self, now):
-        if self._due is None or ticks_diff(now, self._due) < 0:
+        if self._due is None or _clock.ticks_diff(now, self._due) < 0:
             return None
         if self.state == BS_REQUEST_DUE:
             self._attempt += 1
@@ -250,31 +244,9 @@ class BootstrapClient:
         """Bootstrap-Discover (§5.2.7.4): lwm2m version, instances, ssid/uri of server accounts."""
         if len(path) > 1:
             raise M.bad("bootstrap-discover %s" % P.fmt(path))
-        reg = self.registry
-        parts = ['</>;lwm2m=1.1'] if not path else []
-        objs = reg.objects() if not path else [reg.get_object(path[0])]
-        if objs[0] is None:
+        if path and self.registry.get_object(path[0]) is None:
             raise M.Error(M.NOT_FOUND, "object %s" % P.fmt(path))
-        for obj in objs:
-            if not obj.instances:
-                ver = ";ver=%s" % obj.version if obj.version and obj.version != "1.0" else ""
-                parts.append("</%d>%s" % (obj.oid, ver))
-                continue
-            for iid in obj.iids():
-                link = "</%d/%d>" % (obj.oid, iid)
-                if obj.oid == _OID_SECURITY and not is_bootstrap_account(reg, iid):
-                    ssid = reg.get((0, iid, _RES_SEC_SSID))
-                    if ssid is not None:
-                        link += ";ssid=%d" % ssid
-                    uri = reg.get((0, iid, _RES_SEC_URI))
-                    if uri:
-                        link += ';uri="%s"' % uri
-                elif obj.oid == _OID_SERVER:
-                    ssid = reg.get((1, iid, _RES_SRV_SSID))
-                    if ssid is not None:
-                        link += ";ssid=%d" % ssid
-                parts.append(link)
-        return ",".join(parts).encode()
+        return linkformat.bootstrap_discover(self.registry, path[0] if path else None)
 
     def read(self, path, accept):
         """Bootstrap-Read (§5.2.7.2): only the Server (1) and Access Control (2) objects."""
@@ -320,7 +292,7 @@ class BootstrapClient:
             timeout = self.registry.get((0, bs, _RES_SEC_BS_TIMEOUT), 0) if bs is not None else 0
             if not timeout:
                 timeout = N.EXCHANGE_LIFETIME_MS // 1000
-        self._due = ticks_add(now, timeout * 1000)
+        self._due = _clock.ticks_add(now, min(timeout * 1000, MAX_DELAY_MS))
 
     def _rollback(self):
         if self._snap is None:
@@ -334,11 +306,11 @@ class BootstrapClient:
         self._event("bootstrap-failed", "attempt %d: %s" % (self._attempt, reason))
         r = self.retry
         if self._attempt < r.count:
-            self._set(BS_REQUEST_DUE, ticks_add(now, r.attempt_delay_ms(self._attempt)))
+            self._set(BS_REQUEST_DUE, _clock.ticks_add(now, r.attempt_delay_ms(self._attempt)))
             return
         self._attempt = 0
         if self._sequence < r.seq_count:
-            self._set(BS_REQUEST_DUE, ticks_add(now, r.seq_delay_s * 1000))
+            self._set(BS_REQUEST_DUE, _clock.ticks_add(now, min(r.seq_delay_s * 1000, MAX_DELAY_MS)))
             return
         self._set(BS_FAILED, None)
 

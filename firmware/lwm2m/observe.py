@@ -20,16 +20,11 @@ A NotificationStore keeps Notify messages while the server is offline or disable
 
 from micropython import const
 
-try:
-    from time import ticks_add, ticks_diff
-except ImportError:  # CPython
-    def ticks_add(t, d):
-        return t + d
-
-    def ticks_diff(a, b):
-        return a - b
+from hal.clock import default as _clock
 
 _DEF_MAX_OBSERVATIONS = const(16)
+# Periods are capped below half the ticks period (MicroPython's ticks_add limit), ~74 h.
+_MAX_PERIOD_MS = const(0x0FFFFFFF)
 _DEF_STORE = const(16)
 
 ATTR_NAMES = ("pmin", "pmax", "gt", "lt", "st", "epmin", "epmax")
@@ -68,16 +63,16 @@ class Observation:
 
     def set_attrs(self, attrs):
         get = attrs.get
-        self.pmin = (get("pmin") or 0) * 1000
+        self.pmin = min((get("pmin") or 0) * 1000, _MAX_PERIOD_MS)
         pmax = get("pmax") or 0
-        self.pmax = pmax * 1000 if pmax and pmax * 1000 >= self.pmin else 0
+        self.pmax = min(pmax * 1000, _MAX_PERIOD_MS) if pmax and pmax * 1000 >= self.pmin else 0
         self.gt = get("gt")
         self.lt = get("lt")
         self.st = get("st")
         epmin = get("epmin")
         epmax = get("epmax")
-        self.epmin = (epmin or 0) * 1000
-        self.epmax = epmax * 1000 if epmax and (epmin is None or epmax > epmin) else 0
+        self.epmin = min((epmin or 0) * 1000, _MAX_PERIOD_MS)
+        self.epmax = min(epmax * 1000, _MAX_PERIOD_MS) if epmax and (epmin is None or epmax > epmin) else 0
         self.thresholds = self.gt is not None or self.lt is not None or self.st is not None
 
     def qualifies(self, value):
@@ -153,11 +148,11 @@ class ObserveEngine:
         """Keys of observations whose Notify must be sent now."""
         out = []
         for o in self.obs.values():
-            if o.epmax and ticks_diff(now, o.last_eval) >= o.epmax:
+            if o.epmax and _clock.ticks_diff(now, o.last_eval) >= o.epmax:
                 o.dirty = True
-            if o.dirty and ticks_diff(now, o.last_eval) >= o.epmin:
+            if o.dirty and _clock.ticks_diff(now, o.last_eval) >= o.epmin:
                 self._evaluate(o, now)
-            since = ticks_diff(now, o.last_notify)
+            since = _clock.ticks_diff(now, o.last_notify)
             if (o.pending and since >= o.pmin) or (o.pmax and since >= o.pmax):
                 out.append(o.key)
         return out
@@ -177,16 +172,16 @@ class ObserveEngine:
         best = None
         for o in self.obs.values():
             for t in self._deadlines(o):
-                if t is not None and (best is None or ticks_diff(t, best) < 0):
+                if t is not None and (best is None or _clock.ticks_diff(t, best) < 0):
                     best = t
         return best
 
     @staticmethod
     def _deadlines(o):
-        yield ticks_add(o.last_eval, o.epmin) if o.dirty else None
-        yield ticks_add(o.last_eval, o.epmax) if o.epmax else None
-        yield ticks_add(o.last_notify, o.pmin) if o.pending else None
-        yield ticks_add(o.last_notify, o.pmax) if o.pmax else None
+        yield _clock.ticks_add(o.last_eval, o.epmin) if o.dirty else None
+        yield _clock.ticks_add(o.last_eval, o.epmax) if o.epmax else None
+        yield _clock.ticks_add(o.last_notify, o.pmin) if o.pending else None
+        yield _clock.ticks_add(o.last_notify, o.pmax) if o.pmax else None
 
 
 class NotificationStore:

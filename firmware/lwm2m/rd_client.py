@@ -25,14 +25,7 @@ from micropython import const
 from coap.numbers import (
     CHANGED, CREATED, DELETE, DELETED, FMT_LINK_FORMAT, MAX_TRANSMIT_WAIT_MS, POST, code_str)
 
-try:
-    from time import ticks_add, ticks_diff
-except ImportError:  # CPython (tests): plain integers never wrap
-    def ticks_add(t, d):
-        return t + d
-
-    def ticks_diff(a, b):
-        return a - b
+from hal.clock import default as _clock
 
 # Explicit state names, in the order a healthy registration passes through them.
 S_INIT = "init"  # waiting for the initial registration delay
@@ -55,6 +48,10 @@ _DEF_SEQ_COUNT = const(1)
 # "MAX_VALUE means do not perform another communication sequence" (/1/x/19); unsigned 32 bit.
 SEQ_DELAY_NEVER = 0xFFFFFFFF
 
+# Longest delay scheduled at once: MicroPython's ticks_add accepts less than half the ticks
+# period (2**29 ms); a longer wait is simply re-scheduled when it ends (~74 h).
+MAX_DELAY_MS = const(0x0FFFFFFF)
+
 # Update no later than 90 % of the lifetime, and earlier when the lifetime is short so that a
 # full CoAP retransmission sequence still ends inside it.
 _UPDATE_MARGIN_MIN_PCT = const(10)
@@ -75,7 +72,7 @@ class RetryPolicy:
 
     def attempt_delay_ms(self, attempt):
         """Wait after failed attempt number `attempt` (1-based) of a sequence."""
-        return self.timer_s * 1000 * (1 << (attempt - 1))
+        return min(self.timer_s * 1000 * (1 << (attempt - 1)), MAX_DELAY_MS)
 
 
 class RdRequest:
@@ -136,7 +133,16 @@ class RdClient:
     def start(self, now):
         self._attempt = 0
         self._sequence = 0
-        self._set(S_INIT, ticks_add(now, self.initial_delay_s * 1000))
+        self._set(S_INIT, _clock.ticks_add(now, self.initial_delay_s * 1000))
+
+    def resume(self, location, now):
+        """Continue a registration that survived a reset: an Update (with lifetime and links,
+        which may differ after the reset) goes out first; a 4.04 answer registers anew."""
+        self.location = list(location)
+        self._attempt = 0
+        self._sequence = 0
+        self._upd_wanted = self._upd_lt = self._upd_links = True
+        self._set(S_REGISTERED, now)
 
     def trigger_update(self, now, links=False):
         """/1/x/8 executed, or a wake-up in queue mode: send an Update as soon as possible."""
@@ -187,7 +193,7 @@ class RdClient:
 
     def step(self, now):
         """Return the RdRequest to send now, or None."""
-        if self._due is None or ticks_diff(now, self._due) < 0:
+        if self._due is None or _clock.ticks_diff(now, self._due) < 0:
             return None
         st = self.state
         if st in (S_INIT, S_REGISTER, S_BACKOFF):
@@ -262,26 +268,26 @@ class RdClient:
             # Something changed while the previous exchange was in flight.
             self._set(S_REGISTERED, now)
         else:
-            self._set(S_REGISTERED, ticks_add(now, self.update_interval_ms()))
+            self._set(S_REGISTERED, _clock.ticks_add(now, self.update_interval_ms()))
 
     def update_interval_ms(self):
         """When, after a successful Register/Update, the next Update is sent."""
         lt_ms = self.lifetime * 1000
         if lt_ms <= 0:
-            return 0x3FFFFFFF  # lifetime 0 = infinite: no periodic update (ticks-safe maximum)
+            return MAX_DELAY_MS  # lifetime 0 = infinite: no periodic update is needed
         margin = max(lt_ms * _UPDATE_MARGIN_MIN_PCT // 100, min(lt_ms // 2, MAX_TRANSMIT_WAIT_MS))
-        return lt_ms - margin
+        return min(lt_ms - margin, MAX_DELAY_MS)
 
     def _attempt_failed(self, now, reason):
         self._event("register-failed", "attempt %d/%d seq %d/%d: %s" % (
             self._attempt, self.retry.count, self._sequence, self.retry.seq_count, reason))
         if self._attempt < self.retry.count:
-            self._set(S_BACKOFF, ticks_add(now, self.retry.attempt_delay_ms(self._attempt)))
+            self._set(S_BACKOFF, _clock.ticks_add(now, self.retry.attempt_delay_ms(self._attempt)))
             return
         # This communication sequence is exhausted.
         self._attempt = 0
         if self._sequence < self.retry.seq_count and self.retry.seq_delay_s != SEQ_DELAY_NEVER:
-            self._set(S_BACKOFF, ticks_add(now, self.retry.seq_delay_s * 1000))
+            self._set(S_BACKOFF, _clock.ticks_add(now, min(self.retry.seq_delay_s * 1000, MAX_DELAY_MS)))
             return
         self._registration_failed(now, explicit=False)
 

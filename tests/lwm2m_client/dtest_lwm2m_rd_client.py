@@ -179,3 +179,13 @@ def test_ticks_wraparound_safe():
     due = c.next_time(start)
     assert c.step(ticks_add(due, -1)) is None
     assert c.step(due).kind == "update"
+
+
+def test_resume_after_reset_updates_old_location():
+    c, ev = _client()
+    c.resume(["rd", "old"], 0)
+    req = c.step(0)
+    assert req.kind == "update" and req.path == ["rd", "old"]
+    assert req.query == ["lt=60"] and req.payload == LINKS
+    c.on_response(5, NOT_FOUND)  # the server forgot it meanwhile
+    assert c.step(5).kind == "register"

@@ -1,0 +1,714 @@
+"""LwM2M 1.1 client runner: the thin asyncio layer over the sans-I/O cores.
+
+    client = Client(registry, "dev1", UdpTransport(), store=FileStore("state"), log=print)
+    client.configure(server_uri="coap://127.0.0.1:5683", lifetime=60)   # or bootstrap_uri=...
+    await client.run()            # until client.stop(); deregisters on the way out
+    await client.send([(3, 0, 13)])   # LwM2M Send, -> response code
+
+One coap Endpoint serves both roles on one socket: requests of ours (Register/Update/
+De-register, Bootstrap-Request, Send) and the server's DM requests (lwm2m.dm) or, from the
+bootstrap server, Bootstrap-* (lwm2m.bootstrap). One RdClient per server account; one
+ObserveEngine for all observations; a NotificationStore per account for queue mode / offline
+(/1/x/6). /0 and /1 and the registration location are persisted (lwm2m.persist) after every
+committed change. Events are reported as one line each through `log`: "lwm2m <event> <detail>".
+
+CLI (Unix port):  micropython -m lwm2m.client --server coap://127.0.0.1:5683 --ep NAME
+                  [--lifetime 60] [--bootstrap coap://...] [--state DIR] [--queue] [--port N]
+                  [--rx-window MS] [--retry COUNT,TIMER,SEQDELAY,SEQCOUNT]
+stdin commands:   send /3/0/13[,/3/0/9]   set /3/0/9 57   update   deregister   quit
+"""
+
+import sys
+
+from micropython import const
+
+import asyncio
+
+from coap import numbers as N
+from coap import error as CE
+from coap.endpoint import Endpoint
+from coap.message import Message
+from lwm2m import linkformat
+from lwm2m import model as M
+from lwm2m import path as P
+from lwm2m.attrs import AttrStore
+from lwm2m.bootstrap import (
+    BS_DONE, BS_FAILED, BootstrapClient, bootstrap_account, server_accounts)
+from lwm2m.dm import DeviceManager
+from lwm2m.observe import NotificationStore, ObserveEngine, ObserveLimit
+from lwm2m.persist import Persist
+from lwm2m.queue_mode import QueueMode
+from lwm2m.rd_client import MAX_DELAY_MS, S_BOOTSTRAP, S_FAILED, RdClient, RetryPolicy
+from lwm2m.send import SendMuted, build_send
+
+from hal.clock import default as _clock
+
+_MAX_WAIT_MS = const(1000)  # the driver re-evaluates at least this often
+_DEFAULT_SSID = const(101)
+_OID_SEC = const(0)
+_OID_SRV = const(1)
+# /1/x resources the engine reacts to.
+_SRV_SSID = const(0)
+_SRV_LIFETIME = const(1)
+_SRV_PMIN = const(2)
+_SRV_PMAX = const(3)
+_SRV_DISABLE = const(4)
+_SRV_DISABLE_TIMEOUT = const(5)
+_SRV_STORING = const(6)
+_SRV_BINDING = const(7)
+_SRV_UPDATE_TRIGGER = const(8)
+_SRV_BS_TRIGGER = const(9)
+_SRV_INITIAL_DELAY = const(14)
+_SRV_BS_ON_FAILURE = const(16)
+_SRV_RETRY_COUNT = const(17)
+_SRV_RETRY_TIMER = const(18)
+_SRV_SEQ_DELAY = const(19)
+_SRV_SEQ_COUNT = const(20)
+_DEF_DISABLE_TIMEOUT_S = const(86400)
+
+
+def parse_uri(uri):
+    """"coap://host:port" -> (scheme, host, port); IPv6 literals in brackets."""
+    i = uri.find("://")
+    if i < 0:
+        raise ValueError("server URI without scheme: %r" % uri)
+    scheme, rest = uri[:i], uri[i + 3:]
+    rest = rest.split("/", 1)[0]
+    port = 5684 if scheme == "coaps" else 5683
+    if rest.startswith("["):
+        j = rest.find("]")
+        host, tail = rest[1:j], rest[j + 1:]
+    else:
+        k = rest.rfind(":")
+        host, tail = (rest[:k], rest[k:]) if k >= 0 else (rest, "")
+    if tail.startswith(":"):
+        port = int(tail[1:])
+    return scheme, host, port
+
+
+class Account:
+    """Runtime state of one LwM2M server account."""
+
+    def __init__(self, ssid, sec_iid, srv_iid, uri):
+        self.ssid = ssid
+        self.sec_iid = sec_iid
+        self.srv_iid = srv_iid
+        self.uri = uri
+        self.remote = None
+        self.rd = None
+        self.attrs = AttrStore()
+        self.store = NotificationStore()
+        self.queue = None
+        self.held = []  # observation keys waiting for the account to be reachable
+        self.disabled_until = None
+        self.was_registered = False
+
+
+class Client:
+    def __init__(self, registry, endpoint_name, transport, store=None, log=None, queue=False,
+                 legacy_queue=False, rx_window_ms=N.MAX_TRANSMIT_WAIT_MS, retry=None):
+        self.registry = registry
+        self.name = endpoint_name
+        self.transport = transport
+        self.log_fn = log
+        self.queue = queue
+        self.legacy_queue = legacy_queue
+        self.rx_window_ms = rx_window_ms
+        self.retry_override = retry
+        self.persist = Persist(store, registry) if store is not None else None
+        self.ep = Endpoint(transport, self._handle)
+        self.accounts = []
+        self.engine = ObserveEngine(self._read_value)
+        self.anon_attrs = AttrStore()
+        self.dm = DeviceManager(registry, self.anon_attrs, self._observe_cb, self._execute_cb)
+        self.bs = None
+        self.bs_remote = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._notifying = None
+        self._override = None
+        self._dirty_config = False
+        self._pending = []  # in-flight request tasks
+        registry.listeners.append(self._on_change)
+
+    # --- configuration -------------------------------------------------------------------------
+
+    def log(self, event, detail=""):
+        if self.log_fn is not None:
+            self.log_fn("lwm2m %s %s" % (event, detail) if detail else "lwm2m " + event)
+
+    def configure(self, server_uri=None, bootstrap_uri=None, lifetime=60, ssid=_DEFAULT_SSID,
+                  binding="U"):
+        """Factory configuration when nothing was persisted: one server and/or a bootstrap account."""
+        if self.persist is not None and self.persist.load_objects():
+            self.log("config-loaded", "%d server account(s)" % len(server_accounts(self.registry)))
+            return
+        from objects import obj_security, obj_server
+
+        reg = self.registry
+        if bootstrap_uri:
+            obj_security.add_account(reg, _free_iid(reg.get_object(_OID_SEC)), bootstrap_uri,
+                                     bootstrap=True)
+        if server_uri:
+            obj_security.add_account(reg, _free_iid(reg.get_object(_OID_SEC)), server_uri,
+                                     ssid=ssid)
+            obj_server.add_account(reg, _free_iid(reg.get_object(_OID_SRV)), ssid,
+                                   lifetime=lifetime, binding=binding, store=True)
+        self._save_config()
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def run(self):
+        self.ep.start()
+        now = _clock.ticks_ms()
+        self._setup_accounts(now, resume=True)
+        if not self.accounts:
+            self._start_bootstrap(now, "no usable server account")
+        try:
+            while not self._stopping:
+                now = _clock.ticks_ms()
+                self._tick(now)
+                wait = self._next_wait(now)
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for_ms(self._wake.wait(), wait) if hasattr(asyncio, "wait_for_ms") \
+                        else await asyncio.wait_for(self._wake.wait(), wait / 1000)
+                except asyncio.TimeoutError:
+                    pass
+            await self._deregister_all()
+        finally:
+            for t in self._pending:
+                t.cancel()
+            await self.ep.close()
+
+    def stop(self):
+        self._stopping = True
+        self._wake.set()
+
+    async def _deregister_all(self):
+        now = _clock.ticks_ms()
+        for acc in self.accounts:
+            if acc.rd is not None and acc.rd.is_registered():
+                acc.rd.deregister(now)
+                req = acc.rd.step(now)
+                if req is not None:
+                    await self._exchange_rd(acc, req)
+
+    # --- the driver ------------------------------------------------------------------------------
+
+    def _tick(self, now):
+        if self._dirty_config and (self.bs is None or not self.bs.active()):
+            self._dirty_config = False
+            self._save_config()
+        if self.bs is not None:
+            self._tick_bootstrap(now)
+        for acc in self.accounts:
+            self._tick_account(acc, now)
+        for key in self.engine.due(now):
+            self._deliver(key, now)
+
+    def _next_wait(self, now):
+        best = _MAX_WAIT_MS
+        times = [self.engine.next_time(now)]
+        if self.bs is not None:
+            times.append(self.bs.next_time(now))
+        for acc in self.accounts:
+            if acc.rd is not None:
+                times.append(acc.rd.next_time(now))
+            if acc.queue is not None:
+                times.append(acc.queue.next_time(now))
+            if acc.disabled_until is not None:
+                times.append(acc.disabled_until)
+        for t in times:
+            if t is not None:
+                best = min(best, max(0, _clock.ticks_diff(t, now)))
+        return best
+
+    def _tick_bootstrap(self, now):
+        bs = self.bs
+        req = bs.step(now)
+        if req is not None:
+            self._spawn(self._exchange_bs(req))
+        if bs.state == BS_DONE:
+            self.bs = None
+            self.log("bootstrap-done", "")
+            self._setup_accounts(now, resume=False)
+        elif bs.state == BS_FAILED and bs.next_time(now) is None and bs.last_result is None:
+            self.log("bootstrap-gave-up", "")
+            self.bs = None
+
+    def _tick_account(self, acc, now):
+        rd = acc.rd
+        if acc.disabled_until is not None:
+            if _clock.ticks_diff(now, acc.disabled_until) < 0:
+                return
+            acc.disabled_until = None
+            rd.reregister(now)
+        if acc.queue is not None and acc.queue.poll(now):
+            pass  # now asleep; the next message wakes it up
+        req = rd.step(now)
+        if req is not None:
+            if acc.queue is not None:
+                acc.queue.activity(now)
+            self._spawn(self._exchange_rd(acc, req))
+        if rd.state == S_BOOTSTRAP:
+            rd.state = S_FAILED  # hand over once
+            self._start_bootstrap(now, "registration failed")
+        registered = rd.is_registered() and rd.state != "update-sent"
+        if registered and not acc.was_registered:
+            self._flush(acc, now)
+        acc.was_registered = rd.is_registered()
+
+    def _spawn(self, coro):
+        task = asyncio.create_task(coro)
+        self._pending.append(task)
+        return task
+
+    def _done(self):
+        task = asyncio.current_task()
+        if task in self._pending:
+            self._pending.remove(task)
+        self._wake.set()
+
+    async def _exchange_rd(self, acc, rdreq):
+        try:
+            resp = await self.ep.request(acc.remote, self._message(rdreq))
+            now = _clock.ticks_ms()
+            if acc.queue is not None:
+                acc.queue.activity(now)
+            acc.rd.on_response(now, resp.code, resp.location_path())
+            if rdreq.kind == "register" and resp.code == N.CREATED:
+                self._save_registration(acc)
+            elif rdreq.kind == "deregister":
+                self._save_registration(acc)
+        except (CE.RequestTimeout, CE.ResetReceived, CE.ResponseError, OSError) as exc:
+            acc.rd.on_failure(_clock.ticks_ms(), repr(exc))
+        finally:
+            self._done()
+
+    async def _exchange_bs(self, rdreq):
+        try:
+            resp = await self.ep.request(self.bs_remote, self._message(rdreq))
+            if self.bs is not None:
+                self.bs.on_response(_clock.ticks_ms(), resp.code)
+        except (CE.RequestTimeout, CE.ResetReceived, CE.ResponseError, OSError) as exc:
+            if self.bs is not None:
+                self.bs.on_failure(_clock.ticks_ms(), repr(exc))
+        finally:
+            self._done()
+
+    @staticmethod
+    def _message(rdreq):
+        msg = Message(N.CON, rdreq.method)
+        for seg in rdreq.path:
+            msg.add_option(N.URI_PATH, seg)
+        for q in rdreq.query:
+            msg.add_option(N.URI_QUERY, q)
+        if rdreq.content_format is not None:
+            msg.add_option(N.CONTENT_FORMAT, rdreq.content_format)
+        msg.payload = rdreq.payload
+        return msg
+
+    # --- accounts and bootstrap ------------------------------------------------------------------
+
+    def _srv(self, acc, rid, default=None):
+        return self.registry.get((_OID_SRV, acc.srv_iid, rid), default)
+
+    def _setup_accounts(self, now, resume):
+        self.accounts = []
+        for ssid, sec_iid, srv_iid, uri in server_accounts(self.registry):
+            acc = Account(ssid, sec_iid, srv_iid, uri)
+            scheme, host, port = parse_uri(uri)
+            if scheme != "coap":
+                self.log("account-skipped", "ssid %d: %s not supported" % (ssid, scheme))
+                continue
+            acc.remote = self.ep.resolve(host, port)
+            binding = self._srv(acc, _SRV_BINDING, "U") or "U"
+            queue = self.queue or "Q" in binding
+            binding = binding.replace("Q", "") or "U"
+            retry = self.retry_override or RetryPolicy(
+                self._srv(acc, _SRV_RETRY_COUNT, 5), self._srv(acc, _SRV_RETRY_TIMER, 60),
+                self._srv(acc, _SRV_SEQ_DELAY, 86400), self._srv(acc, _SRV_SEQ_COUNT, 1))
+            acc.rd = RdClient(self.name, self._srv(acc, _SRV_LIFETIME, 86400), self._links,
+                              binding=binding, queue=queue, retry=retry,
+                              initial_delay_s=self._srv(acc, _SRV_INITIAL_DELAY, 0) or 0,
+                              bootstrap_on_failure=self._srv(acc, _SRV_BS_ON_FAILURE, True),
+                              on_event=self.log, legacy_queue=self.legacy_queue)
+            if queue:
+                acc.queue = QueueMode(self.rx_window_ms, self.log)
+            loc = None
+            if resume and self.persist is not None:
+                loc = self.persist.registration(ssid, _clock.time())
+            if loc:
+                self.log("resume", "/" + "/".join(loc))
+                acc.rd.resume(loc, now)
+            else:
+                acc.rd.start(now)
+            self.accounts.append(acc)
+
+    def _start_bootstrap(self, now, why):
+        bs_iid = bootstrap_account(self.registry)
+        if bs_iid is None:
+            self.log("no-bootstrap-account", why)
+            return
+        scheme, host, port = parse_uri(self.registry.get((_OID_SEC, bs_iid, 0)))
+        self.bs_remote = self.ep.resolve(host, port)
+        self.accounts = []
+        self.engine.remove_where(lambda o: True)
+        self.bs = BootstrapClient(self.registry, self.name, on_event=self.log,
+                                  on_commit=self._save_config)
+        self.log("bootstrap-start", why)
+        self.bs.start(now)
+
+    def _acc_by_remote(self, remote):
+        for acc in self.accounts:
+            if acc.remote == remote:
+                return acc
+        return None
+
+    def _acc_by_ssid(self, ssid):
+        for acc in self.accounts:
+            if acc.ssid == ssid:
+                return acc
+        return None
+
+    def _links(self):
+        return linkformat.registration(self.registry)
+
+    def _save_config(self):
+        if self.persist is not None:
+            self.persist.save_objects()
+
+    def _save_registration(self, acc):
+        if self.persist is None:
+            return
+        loc = acc.rd.location
+        lifetime = acc.rd.lifetime or 86400
+        self.persist.save_registration(acc.ssid, loc, _clock.time() + lifetime)
+
+    # --- the CoAP handler --------------------------------------------------------------------------
+
+    def _handle(self, req, remote):
+        now = _clock.ticks_ms()
+        if self.bs is not None and remote == self.bs_remote:
+            return self.bs.handle(req, now)
+        if self._override is not None and self._override[0] == self._notifying:
+            stored = self._override[1]
+            return Message(N.ACK, N.CONTENT, 0, b"", [(N.CONTENT_FORMAT, stored[0])], stored[1])
+        acc = self._acc_by_remote(remote)
+        if acc is not None and acc.queue is not None:
+            acc.queue.activity(now)
+        self.dm.attrs = acc.attrs if acc is not None else self.anon_attrs
+        resp = self.dm.handle(req, acc.ssid if acc is not None else None)
+        if req.code == N.GET and req.opt(N.OBSERVE) == 0 and resp.code == N.CONTENT:
+            resp.observe_key = P.fmt(P.from_segments(req.uri_path()))  # the key dm used
+        return resp
+
+    def _observe_cb(self, kind, key, paths, req, ssid):
+        now = _clock.ticks_ms()
+        if kind == "observe":
+            if self._notifying == key:
+                return  # the endpoint re-running the handler to build a notification
+            if len(paths) != 1:
+                return  # composite observe: answered, not tracked (see docs)
+            o = self.engine.get(key)
+            try:
+                self.engine.add(key, paths[0], self._attrs_for_path(ssid, paths[0]),
+                                self._read_value(paths[0]), now, ssid)
+            except ObserveLimit as exc:
+                raise M.Error(M.INTERNAL_SERVER_ERROR, str(exc))
+            if o is None:
+                self.log("observe", key)
+        elif kind == "cancel":
+            if self.engine.remove(key) is not None:
+                self.log("observe-cancel", key)
+        elif kind == "attrs":
+            self.engine.set_attrs(paths[0], lambda o: self._attrs_for_path(o.ctx, o.path), now)
+            self._wake.set()
+
+    def _attrs_for_path(self, ssid, path):
+        acc = self._acc_by_ssid(ssid)
+        defaults = {}
+        store = self.anon_attrs
+        if acc is not None:
+            store = acc.attrs
+            for name, rid in (("pmin", _SRV_PMIN), ("pmax", _SRV_PMAX)):
+                v = self._srv(acc, rid)
+                if v is not None:
+                    defaults[name] = v
+        return store.effective(path, defaults)
+
+    def _read_value(self, path):
+        if len(path) < 3:
+            return None
+        return self.registry.get(path)
+
+    def _execute_cb(self, path, arg):
+        if path[0] != _OID_SRV or len(path) != 3 or path[1] not in self._instances(_OID_SRV):
+            return False
+        acc = None
+        for a in self.accounts:
+            if a.srv_iid == path[1]:
+                acc = a
+        now = _clock.ticks_ms()
+        rid = path[2]
+        if rid == _SRV_UPDATE_TRIGGER and acc is not None:
+            acc.rd.trigger_update(now)
+        elif rid == _SRV_BS_TRIGGER:
+            # Answer 2.04 first; the bootstrap starts from the driver.
+            asyncio.create_task(self._later(lambda: self._start_bootstrap(_clock.ticks_ms(), "/1/x/9")))
+        elif rid == _SRV_DISABLE and acc is not None:
+            timeout = self._srv(acc, _SRV_DISABLE_TIMEOUT, _DEF_DISABLE_TIMEOUT_S)
+            acc.rd.deregister(now)
+            acc.disabled_until = _clock.ticks_add(now, min(timeout * 1000, MAX_DELAY_MS))
+            self.log("disabled", "%d s" % timeout)
+        else:
+            return False
+        self._wake.set()
+        return True
+
+    async def _later(self, fn):
+        await asyncio.sleep_ms(50) if hasattr(asyncio, "sleep_ms") else asyncio.sleep(0.05)
+        fn()
+        self._wake.set()
+
+    # --- change listener and notifications -------------------------------------------------------
+
+    def _on_change(self, path):
+        if self.bs is not None and self.bs.active():
+            return  # bootstrap writes are not reported; Finish sets things up anew
+        now = _clock.ticks_ms()
+        self.engine.changed(path, now)
+        if path[0] in (_OID_SEC, _OID_SRV):
+            self._dirty_config = True
+        if len(path) == 2:
+            deleted = path[1] not in self._instances(path[0])
+            for acc in self.accounts:
+                if deleted:
+                    acc.attrs.remove_under(path)
+                acc.rd.links_changed(now)
+        elif path[0] == _OID_SRV and len(path) == 3:
+            for acc in self.accounts:
+                if acc.srv_iid != path[1]:
+                    continue
+                if path[2] == _SRV_LIFETIME:
+                    acc.rd.set_lifetime(self._srv(acc, _SRV_LIFETIME, 0), now)
+                elif path[2] == _SRV_BINDING:
+                    b = self._srv(acc, _SRV_BINDING, "U") or "U"
+                    acc.rd.set_binding(b.replace("Q", "") or "U", self.queue or "Q" in b, now)
+        self._wake.set()
+
+    def _instances(self, oid):
+        obj = self.registry.get_object(oid)
+        return obj.instances if obj is not None else {}
+
+    def _reachable(self, acc):
+        if acc is None:
+            return True  # an anonymous observer (e.g. a second CoAP peer) is always tried
+        if acc.rd is None or not acc.rd.is_registered() or acc.disabled_until is not None:
+            return False
+        return acc.queue is None or acc.queue.awake
+
+    def _deliver(self, key, now):
+        o = self.engine.get(key)
+        acc = self._acc_by_ssid(o.ctx)
+        if self._reachable(acc):
+            self._notify(key, now)
+            return
+        # Offline, disabled or asleep: store (/1/x/6) or drop; wake a sleeping client.
+        if self._srv(acc, _SRV_STORING, True):
+            for obs in self.ep.observers.for_key(key):
+                self._notifying = key
+                try:
+                    resp = self._handle(obs.request, obs.remote)
+                finally:
+                    self._notifying = None
+                if resp.code == N.CONTENT:
+                    acc.store.put(key, resp.content_format(), resp.payload)
+                    self.log("notify-stored", "%s (%d held)" % (key, len(acc.store)))
+        self.engine.notified(key, self._read_value(o.path), now)
+        if acc.rd is not None and acc.rd.is_registered() and acc.queue is not None and not acc.queue.awake:
+            acc.rd.trigger_update(now)
+
+    def _notify(self, key, now):
+        self._notifying = key
+        try:
+            count = self.ep.notify(key)
+        finally:
+            self._notifying = None
+        o = self.engine.get(key)
+        if count == 0:
+            self.engine.remove(key)  # the observer went away (RST, timeout, cancel)
+            self.log("observe-gone", key)
+            return
+        self.engine.notified(key, self._read_value(o.path), now)
+        self.log("notify", key)
+
+    def _flush(self, acc, now):
+        items = acc.store.drain()
+        for key, ct, payload in items:
+            self._override = (key, (ct, payload))
+            self._notifying = key
+            try:
+                self.ep.notify(key)
+            finally:
+                self._notifying = None
+                self._override = None
+        if items:
+            self.log("notify-flushed", "%d" % len(items))
+
+    # --- Send ----------------------------------------------------------------------------------
+
+    async def send(self, paths, ssid=None):
+        """LwM2M Send of `paths` to the first registered server (or `ssid`); returns the code."""
+        for acc in self.accounts:
+            if (ssid is None or acc.ssid == ssid) and acc.rd.is_registered():
+                try:
+                    req = build_send(self.registry, paths, acc.ssid, _clock.time())
+                except SendMuted as exc:
+                    self.log("send-muted", str(exc))
+                    return None
+                if acc.queue is not None:
+                    acc.queue.activity(_clock.ticks_ms())
+                resp = await self.ep.request(acc.remote, self._message(req))
+                self.log("send", "%s -> %s" % (",".join(P.fmt(p) for p in paths), N.code_str(resp.code)))
+                return resp.code
+        self.log("send-offline", "")
+        return None
+
+
+def _free_iid(obj):
+    iid = 0
+    while iid in obj.instances:
+        iid += 1
+    return iid
+
+
+# --- command line (Unix port) ----------------------------------------------------------------------
+
+def make_registry(binding="UQ"):
+    """Objects 0, 1, 3, 4 -- what every client of ours carries."""
+    from objects import obj_connmon, obj_device, obj_security, obj_server
+
+    reg = M.Registry()
+    obj_security.create(reg)
+    obj_server.create(reg)
+    obj_device.create(reg, binding=binding, manufacturer="cellfw", model="unix",
+                      serial="0001", firmware_version="0.1")
+    obj_connmon.create(reg)
+    return reg
+
+
+_USAGE = ("usage: micropython -m lwm2m.client --server URI --ep NAME [--lifetime S] "
+          "[--bootstrap URI] [--state DIR] [--queue] [--legacy-queue] [--port N] "
+          "[--rx-window MS] [--retry COUNT,TIMER_S,SEQ_DELAY_S,SEQ_COUNT]")
+
+
+def parse_args(argv):
+    opts = {"server": None, "ep": None, "lifetime": 60, "bootstrap": None, "state": None,
+            "queue": False, "legacy-queue": False, "port": 0, "rx-window": N.MAX_TRANSMIT_WAIT_MS,
+            "retry": None}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if not a.startswith("--") or a[2:] not in opts:
+            raise ValueError("unknown argument %r" % a)
+        name = a[2:]
+        if isinstance(opts[name], bool):
+            opts[name] = True
+            i += 1
+            continue
+        if i + 1 >= len(argv):
+            raise ValueError("%s needs a value" % a)
+        value = argv[i + 1]
+        if name in ("lifetime", "port", "rx-window"):
+            value = int(value)
+        elif name == "retry":
+            value = RetryPolicy(*[int(x) for x in value.split(",")])
+        opts[name] = value
+        i += 2
+    if not opts["ep"] or not (opts["server"] or opts["bootstrap"]):
+        raise ValueError("--ep and --server or --bootstrap are required")
+    return opts
+
+
+async def _commands(client):
+    """Line commands on stdin, so a test or a person can drive the device."""
+    reader = asyncio.StreamReader(sys.stdin)
+    while True:
+        line = await reader.readline()
+        if not line:
+            return
+        words = line.decode().split()
+        if not words:
+            continue
+        try:
+            await _command(client, words)
+        except Exception as exc:  # a bad command line must not stop the device
+            client.log("command-error", "%s: %r" % (words[0], exc))
+
+
+async def _command(client, words):
+    cmd = words[0]
+    now = _clock.ticks_ms()
+    if cmd == "quit":
+        client.stop()
+    elif cmd == "send":
+        await client.send([P.parse(p) for p in words[1].split(",")])
+    elif cmd == "set":
+        path = P.parse(words[1])
+        typ = client.registry.type_of(path)
+        from lwm2m.fmt_text import parse_value
+
+        client.registry.set(path, parse_value(" ".join(words[2:]), typ, words[1]))
+        client.log("set", words[1])
+    elif cmd == "update":
+        for acc in client.accounts:
+            acc.rd.trigger_update(now)
+        client._wake.set()
+    elif cmd == "deregister":
+        for acc in client.accounts:
+            acc.rd.deregister(now)
+        client._wake.set()
+    else:
+        client.log("command-unknown", cmd)
+
+
+def main(argv=None):
+    from coap.transport_udp import UdpTransport
+
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        opts = parse_args(argv)
+    except ValueError as exc:
+        print(_USAGE)
+        print("error:", exc)
+        sys.exit(2)
+    store = None
+    if opts["state"]:
+        from hal.storage import Store
+
+        store = Store(opts["state"])
+    uri = opts["server"] or opts["bootstrap"]
+    host = parse_uri(uri)[1]
+    transport = UdpTransport("::" if ":" in host else "0.0.0.0", opts["port"])
+    client = Client(make_registry(), opts["ep"], transport, store=store, log=print,
+                    queue=opts["queue"] or opts["legacy-queue"], legacy_queue=opts["legacy-queue"],
+                    rx_window_ms=opts["rx-window"], retry=opts["retry"])
+    client.configure(server_uri=opts["server"], bootstrap_uri=opts["bootstrap"],
+                     lifetime=opts["lifetime"])
+    client.log("start", "ep=%s" % opts["ep"])
+
+    async def _main():
+        cmd_task = asyncio.create_task(_commands(client))
+        try:
+            await client.run()
+        finally:
+            cmd_task.cancel()
+        client.log("stopped", "")
+
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()
