@@ -21,7 +21,7 @@ class ApduError(Exception):
         self.sw = sw
         self.ins = ins
         self.block = block
-        Exception.__init__(self, "SW %04X on INS %02X block %d" % (sw, ins, block))
+        super().__init__("SW %04X on INS %02X block %d" % (sw, ins, block))
 
 
 def cla_for(channel):

@@ -40,7 +40,7 @@ class BppError(ValueError):
     def __init__(self, msg, tag=None, offset=0):
         self.tag = tag
         self.offset = offset
-        ValueError.__init__(self, "%s (tag %s at stream offset %d)"
+        super().__init__("%s (tag %s at stream offset %d)"
                             % (msg, "-" if tag is None else "%X" % tag, offset))
 
 

@@ -68,7 +68,7 @@ class Es10Error(Exception):
     def __init__(self, command, code):
         self.command = command
         self.code = code
-        Exception.__init__(self, "%s failed: error %s" % (command, code))
+        super().__init__("%s failed: error %s" % (command, code))
 
 
 def _empty(tag):
@@ -235,7 +235,10 @@ def pending_notification_seq(buf, tag, a, b):
 
 
 def epr_seq(buf, tag, a, b):
-    """seqNumber of an EuiccPackageResult alternative, or None (error results have none)."""
+    """seqNumber of an EuiccPackageResult (BF51 or its bare alternative), or None (error
+    results have none)."""
+    if tag == TAG_EUICC_PACKAGE:
+        tag, a, b = tlv.header(buf, a, b)
     if tag != 0xA0:
         return None
     f = tlv.find(buf, 0x30, a, b)

@@ -65,7 +65,7 @@ class EsipaError(ValueError):
 
     def __init__(self, msg, tag=None):
         self.tag = tag
-        ValueError.__init__(self, msg if tag is None else "%s (tag %X)" % (msg, tag))
+        super().__init__(msg if tag is None else "%s (tag %X)" % (msg, tag))
 
 
 # --- IPA -> eIM ---------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ class ProcedureError(Exception):
 
     def __init__(self, step, msg):
         self.step = step
-        Exception.__init__(self, "%s: %s" % (step, msg))
+        super().__init__("%s: %s" % (step, msg))
 
 
 def drive(gen, handler):

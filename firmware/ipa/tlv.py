@@ -21,9 +21,9 @@ class TlvError(ValueError):
         self.tag = tag
         self.offset = offset
         if tag is None:
-            ValueError.__init__(self, "%s at offset %d" % (msg, offset))
+            super().__init__("%s at offset %d" % (msg, offset))
         else:
-            ValueError.__init__(self, "%s (tag %X at offset %d)" % (msg, tag, offset))
+            super().__init__("%s (tag %X at offset %d)" % (msg, tag, offset))
 
 
 def is_constructed(tag):
