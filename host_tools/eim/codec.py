@@ -8,10 +8,14 @@ TLV slices without re-encoding."""
 import importlib.util
 import os
 import sys
+import threading
 
 _MODULE_NAME = "host_tools_eim_sgp32_v1_2"
 _REL_PATH = os.path.join("generated_code", "asn1", "GSMA", "SGP_32", "v1_2", "python_gen", "sgp32",
                          "sgp32.py")
+
+
+_lock = threading.RLock()
 
 
 class DecodeError(ValueError):
@@ -27,6 +31,13 @@ def _load():
     mod = sys.modules.get(_MODULE_NAME)
     if mod is not None:
         return mod
+    try:  # one pycrate module per process: share the project's oracle copy when it is there
+        from host_tools import sgp32_oracle
+        mod = sgp32_oracle.load()
+        sys.modules[_MODULE_NAME] = mod
+        return mod
+    except ImportError:
+        pass
     spec = importlib.util.find_spec("asn1_play")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("asn1play is not installed (host_tools/requirements-nodeps.txt)")
@@ -39,15 +50,18 @@ def _load():
 
 
 def asn1_type(name):
-    """The pycrate object for an SGP.32 v1.2 type (e.g. "EuiccPackageSigned")."""
-    return getattr(_load().SGP32Definitions, name)
+    """The pycrate object for an SGP.32 v1.2 type ("EuiccPackageSigned"), or one of another
+    module of the same compilation ("PKIX1Explicit88.Certificate")."""
+    module, _, type_name = name.rpartition(".")
+    return getattr(getattr(_load(), module or "SGP32Definitions"), type_name)
 
 
 def encode(type_name, value):
     """DER of `value` (pycrate value notation: dicts, ("choice", v) tuples, bytes, ints)."""
     obj = asn1_type(type_name)
-    obj.set_val(value)
-    return obj.to_der()
+    with _lock:  # pycrate type objects hold the value being coded
+        obj.set_val(value)
+        return obj.to_der()
 
 
 def decode(type_name, der):
@@ -59,8 +73,9 @@ def decode(type_name, der):
         # malformed
         if _tlv_total_len(der) != len(der):
             raise DecodeError(type_name, "trailing bytes after the value")
-        obj.from_ber(der, single=True)
-        return obj.get_val()
+        with _lock:
+            obj.from_ber(der, single=True)
+            return obj.get_val()
     except DecodeError:
         raise
     except Exception as exc:  # pycrate raises several unrelated classes on bad input

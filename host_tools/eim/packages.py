@@ -158,12 +158,10 @@ def _eim_config(field, item):
 
 
 def _decode_pkix(type_name, field, der):
-    obj = getattr(codec._load().PKIX1Explicit88, type_name)
     try:
-        obj.from_ber(der)
-    except Exception as exc:
-        raise SpecError(field, "bad %s: %s" % (type_name, exc)) from None
-    return obj.get_val()
+        return codec.decode("PKIX1Explicit88." + type_name, der)
+    except codec.DecodeError as exc:
+        raise SpecError(field, "bad %s: %s" % (type_name, exc.reason)) from None
 
 
 def _eco(i, item):

@@ -204,9 +204,7 @@ def test_ipa_euicc_data_request_learns_certificate_and_acks_notifications():
     _, (alt, req) = get_package(c)
     assert alt == "ipaEuiccDataRequest" and req["tagList"] == bytes.fromhex(packages.DEFAULT_TAG_LIST)
     _, card_cert = make_key_and_cert("eUICC")
-    pkix = codec._load().PKIX1Explicit88.Certificate
-    pkix.from_ber(card_cert)
-    data = {"euiccCertificate": pkix.get_val(), "eimTransactionId": req["eimTransactionId"],
+    data = {"euiccCertificate": codec.decode("PKIX1Explicit88.Certificate", card_cert), "eimTransactionId": req["eimTransactionId"],
             "notificationsList": [("compactOtherSignedNotification", {
                 "tbsOtherNotification": {"seqNumber": 7, "profileManagementOperation": (0b0100, 4),
                                          "notificationAddress": "smdp.example"},
