@@ -48,10 +48,11 @@ def _half_bits(x):
     sign = (bits >> 16) & 0x8000
     exp = (bits >> 23) & 0xFF
     mant = bits & 0x7FFFFF
-    if exp == 0xFF:
-        return sign | 0x7C00 if mant == 0 else None
+    # Some ports turn an out-of-range value into infinity instead of raising: compare first.
     if struct.unpack(">f", b)[0] != x:
         return None
+    if exp == 0xFF:
+        return sign | 0x7C00
     if exp == 0 and mant == 0:
         return sign
     if exp == 0:
@@ -183,7 +184,13 @@ class Encoder:
                 self.value(x)
         elif isinstance(v, dict):
             self.map(len(v))
-            for k in v:
+            # MicroPython dicts are not ordered: sort (ints, then texts) so output is the same
+            # on every port.
+            try:
+                keys = sorted(v)
+            except TypeError:
+                keys = list(v)
+            for k in keys:
                 self.value(k)
                 self.value(v[k])
         else:

@@ -205,7 +205,11 @@ def _resource(buf, kind, ident, vs, ve, rpath, type_of, out):
     if kind == _RES:
         _leaf(buf, vs, ve, rpath, type_of, out)
     elif kind == _MULTI_RES:
-        type_of(rpath + (0,))  # a single resource sent as multiple is 4.04/4.00 here
+        type_of(rpath)  # an unknown resource stays 4.04
+        try:
+            type_of(rpath + (0,))
+        except Error:
+            raise Error(BAD_REQUEST, "tlv multiple resource for single %s" % model.path_str(rpath))
         pos = vs
         while pos < ve:
             k, riid, s, e = _parse(buf, pos, ve)

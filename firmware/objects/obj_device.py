@@ -122,7 +122,8 @@ class Device(Object):
         self.registry.set((_OID, 0, _RES_ERROR_CODE), {0: _ERR_NONE})
 
     def _codes(self):
-        return [c for c in self.instances[0][_RES_ERROR_CODE].values() if c != _ERR_NONE]
+        codes = self.instances[0][_RES_ERROR_CODE]
+        return [codes[k] for k in sorted(codes) if codes[k] != _ERR_NONE]
 
     def add_error(self, code):
         if not 0 < code <= _MAX_ERR:
