@@ -1,0 +1,1 @@
+"""Cellular modem layer over AT: engine, vendor dialects, UDP socket and UICC access."""

@@ -1,0 +1,176 @@
+# Device side of the modem integration tests: runs on the MicroPython Unix port against the
+# modem simulator and prints one `RESULT <json>` line per scenario (or `FAIL <error>`).
+#   micropython -m modem_devapp DIALECT LINK SCENARIO [ARGS...]
+# LINK is tcp:127.0.0.1:PORT or a pty path.
+import asyncio
+import gc
+import json
+import sys
+
+from modem import connmon_source
+from modem.at import AtError, AtTimeout
+from modem.nrf91_slm import Nrf91Slm
+from modem.quectel_bg95 import QuectelBg95
+from modem.simcom_sim7080 import SimcomSim7080
+from modem.stream_unix import open_link
+from modem.ublox_sara_r5 import UbloxSaraR5
+from modem.uicc import Uicc
+
+DIALECTS = {"nrf91_slm": Nrf91Slm, "bg95": QuectelBg95, "sim7080": SimcomSim7080,
+            "sara_r5": UbloxSaraR5}
+ISDR = b"\xA0\x00\x00\x05\x59\x10\x10\xFF\xFF\xFF\xFF\x89\x00\x00\x01\x00"
+
+
+def result(d):
+    print("RESULT " + json.dumps(d))
+
+
+async def s_basic(d, args):
+    apn = args[0] if args else "iot.nordnett"
+    ip = await d.attach(apn, 10000)
+    ident = await d.identity()
+    sig = await d.signal()
+    cell = await d.cell_info()
+    c4 = await connmon_source.read(d)
+    result({"ip": ip, "identity": ident, "signal": sig, "cell": cell,
+            "connmon": dict((str(k), v) for k, v in c4.items()), "stats": d.at.stats()})
+
+
+async def s_udp(d, args):
+    from modem.socket_at import AtUdpTransport
+
+    host, port = args[0], int(args[1])
+    await d.attach("iot.nordnett", 10000)
+    t = await AtUdpTransport.open(d)
+    remote = t.resolve(host, port)
+    buf = bytearray(t.max_datagram)
+    echoed = []
+    for i in range(3):
+        msg = bytes([i, 0, 13, 10, 62, 32]) + b"\r\nOK\r\n" + bytes(range(256))[: 40 + 100 * i]
+        t.sendto(msg, remote)
+        n, frm = await asyncio.wait_for_ms(t.recvfrom(buf), 8000)
+        echoed.append(bytes(buf[:n]) == msg)
+    t.close()
+    await asyncio.sleep_ms(50)
+    result({"echoed": echoed, "remote": list(frm), "dropped_tx": t.dropped_tx,
+            "tx_errors": t.tx_errors, "stats": d.at.stats()})
+
+
+async def s_apdu(d, args):
+    quirks = args[0] if args else d.UICC_QUIRKS
+    size = int(args[1]) if len(args) > 1 else 1024
+    await d.init()
+    u = Uicc(d.at, quirks, d)
+    out = {"quirks": quirks, "segment": u.max_segment}
+    async with await u.open(ISDR) as ch:
+        out["csim"] = ch.csim
+        data, sw = await ch.transmit(b"\x80\xCA\x00\x5A\x00")  # wrong Le: card says 6C10
+        out["eid"] = data.hex()
+        out["eid_sw"] = sw
+        u.round_trips = 0
+        payload = bytes((i * 7) & 0xFF for i in range(size))
+        data, sw = await ch.store_data(payload)
+        out["store_sw"] = sw
+        out["store_len"] = len(data)
+        out["store_sha"] = _sha(data)
+        out["round_trips"] = u.round_trips
+    out["stats"] = d.at.stats()
+    result(out)
+
+
+def _sha(b):
+    import binascii
+    import hashlib
+
+    return binascii.hexlify(hashlib.sha256(b).digest()).decode()
+
+
+async def s_refresh(d, args):
+    # open ISD-R, wait for the simulator's REFRESH (test drives it), transmit again: the
+    # channel is reopened, the network is the new profile's
+    ip1 = await d.attach("iot.nordnett", 10000)
+    imsi1 = await d.imsi()
+    u = Uicc(d.at, d.UICC_QUIRKS, d)
+    ch = await u.open(ISDR)
+    ev0 = d.sim_events
+    print("READY_FOR_REFRESH")
+    for _ in range(200):
+        if d.sim_events != ev0:
+            break
+        await asyncio.sleep_ms(25)
+    await d.wait_registered(10000)
+    data, sw = await ch.transmit(b"\x80\xCA\x00\x5A\x10")
+    imsi2 = await d.imsi()
+    ip2 = await d.ip_address()
+    await ch.close()
+    result({"sim_events": d.sim_events - ev0, "reopens": u.reopens, "sw": sw, "imsi1": imsi1,
+            "imsi2": imsi2, "ip1": ip1, "ip2": ip2, "cell": await d.cell_info()})
+
+
+async def s_faults(d, args):
+    # the test armed the simulator: reset on AT+CIMI, storm on AT+CGSN, mute one AT+CEREG?
+    out = {}
+    await d.init()
+    out["imsi"] = await d.imsi()          # modem reboots mid-command, retried after re-init
+    out["resets"] = d.at.resets
+    gc.collect()
+    heap0 = gc.mem_alloc()
+    out["imei"] = await d.imei()          # a URC storm arrives before the answer
+    gc.collect()
+    out["storm_heap_delta"] = gc.mem_alloc() - heap0
+    try:
+        await d.at.cmd("AT+CEREG?", 500, "+CEREG")  # the modem does not answer this one
+        out["mute"] = "answered"
+    except AtTimeout:
+        out["mute"] = "timeout"
+    await d.at.resync()
+    ok = 0
+    for i in range(int(args[0]) if args else 40):
+        try:
+            await d.at.cmd("AT+CGSN", 1000)
+            ok += 1
+        except (AtTimeout, AtError):
+            await d.at.resync()
+    out["ok"] = ok
+    u = Uicc(d.at, d.UICC_QUIRKS, d)
+    for i in range(3):
+        ch = await u.open(ISDR)
+        await ch.transmit(b"\x80\xAA\x00\x00\x00")
+        await ch.close()
+    out["channels_left"] = len(u.channels)
+    out["lock_free"] = not d.at._lock.locked()
+    out["pending"] = d.at._pending is not None
+    out["stats"] = d.at.stats()
+    result(out)
+
+
+async def s_stale(d, args):
+    # a previous run left channels open in the modem; Uicc cleans them at first open
+    await d.init()
+    u = Uicc(d.at, d.UICC_QUIRKS, d)
+    ch = await u.open(ISDR)
+    if args and args[0] == "leak":
+        result({"leaked": True, "csim": ch.csim})
+        return
+    await ch.close()
+    result({"closed": True})
+
+
+SCENARIOS = {"basic": s_basic, "udp": s_udp, "apdu": s_apdu, "refresh": s_refresh,
+             "faults": s_faults, "stale": s_stale}
+
+
+async def main(argv):
+    dialect, link, scenario = argv[0], argv[1], argv[2]
+    r, w = await open_link(link)
+    d = DIALECTS[dialect].connect(r, w)
+    try:
+        await SCENARIOS[scenario](d, argv[3:])
+    except Exception as e:
+        print("FAIL %s: %s" % (type(e).__name__, e))
+        sys.print_exception(e)
+    finally:
+        d.deinit()
+
+
+asyncio.run(main(sys.argv[1:]))
