@@ -480,8 +480,10 @@ class Endpoint:
             self._send(resp, remote)
 
     # ---------------------------------------------------------------- observe (server)
-    def notify(self, key):
-        """Send a notification to every observer of `key` (RFC 7641 §4.2)."""
+    def notify(self, key, con=False):
+        """Send a notification to every observer of `key` (RFC 7641 §4.2). Notifications are NON
+        unless `con` is True, the observer has not confirmed one for 24 h (§4.5), or the
+        previous CON is still unacknowledged. Returns the number of observers notified."""
         now = ticks_ms()
         count = 0
         for obs in self.observers.for_key(key):
@@ -489,23 +491,23 @@ class Endpoint:
             try:
                 result = self.handler(obs.request, obs.remote)
                 if hasattr(result, "send"):
-                    self._spawn(self._notify_async(obs, result))
+                    self._spawn(self._notify_async(obs, result, con))
                 else:
-                    self._send_notification(obs, result, now)
+                    self._send_notification(obs, result, now, con)
             except Exception as e:
-                self._send_notification(obs, self._error_response(e), now)
+                self._send_notification(obs, self._error_response(e), now, con)
         return count
 
-    async def _notify_async(self, obs, coro):
+    async def _notify_async(self, obs, coro, con):
         try:
             resp = await coro
         except asyncio.CancelledError:
             raise
         except Exception as e:
             resp = self._error_response(e)
-        self._send_notification(obs, resp, ticks_ms())
+        self._send_notification(obs, resp, ticks_ms(), con)
 
-    def _send_notification(self, obs, resp, now):
+    def _send_notification(self, obs, resp, now, con):
         if resp is None or self.observers.find(obs.remote, obs.token) is not obs:
             return
         resp.token = obs.token
@@ -522,7 +524,7 @@ class Endpoint:
             except Exception as e:
                 resp = self._error_response(e)
                 resp.token = obs.token
-        con = self.observers.wants_con(obs, now) or resp.code != N.CONTENT
+        con = con or self.observers.wants_con(obs, now) or resp.code != N.CONTENT
         if obs.pending_mid is not None and self.ml.cancel(obs.pending_mid) is not None:
             con = True  # the previous CON is superseded by this one (RFC 7641 §4.5.2)
         resp.mtype = N.CON if con else N.NON

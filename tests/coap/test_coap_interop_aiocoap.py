@@ -1,0 +1,140 @@
+"""Interop of the MicroPython CoAP endpoint with aiocoap, an independent implementation:
+aiocoap as client of the device (RFC 7252 methods, RFC 7959 block-wise both ways, RFC 7641
+observe) and as server the device is a client of."""
+
+import asyncio
+import warnings
+
+import pytest
+import aiocoap
+from aiocoap.optiontypes import BlockOption
+
+import harness
+from coap_fixtures import pattern, start_device, start_peer
+
+BODY = 65536
+
+
+@pytest.fixture
+def device(processes):
+    port = harness.free_port()
+    dev = start_device(processes, port, "--no-client", "--size", BODY, "--tick-ms", 300)
+    dev.port = port
+    return dev
+
+
+def _run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 120))
+
+
+async def _with_client(fn):
+    ctx = await aiocoap.Context.create_client_context()
+    try:
+        return await fn(ctx)
+    finally:
+        await ctx.shutdown()
+
+
+def _uri(dev, path):
+    return "coap://127.0.0.1:%d%s" % (dev.port, path)
+
+
+def test_rfc7252_methods_against_aiocoap_client(device):
+    async def go(ctx):
+        out = {}
+        r = await ctx.request(aiocoap.Message(code=aiocoap.GET, uri=_uri(device, "/hello"))).response
+        out["get"] = (r.code, r.payload, r.opt.content_format)
+        r = await ctx.request(aiocoap.Message(code=aiocoap.PUT, uri=_uri(device, "/sink"), payload=pattern(100))).response
+        out["put"] = (r.code, r.payload)
+        r = await ctx.request(aiocoap.Message(code=aiocoap.POST, uri=_uri(device, "/sink"), payload=pattern(10))).response
+        out["post"] = (r.code, r.payload)
+        r = await ctx.request(aiocoap.Message(code=aiocoap.DELETE, uri=_uri(device, "/hello"))).response
+        out["delete"] = r.code
+        r = await ctx.request(aiocoap.Message(code=aiocoap.GET, uri=_uri(device, "/missing"))).response
+        out["missing"] = r.code
+        r = await ctx.request(aiocoap.Message(code=aiocoap.GET, transport_tuning=aiocoap.Unreliable,
+                                              uri=_uri(device, "/hello"))).response
+        out["non"] = (r.mtype, r.code)
+        return out
+
+    out = _run(_with_client(go))
+    assert out["get"] == (aiocoap.CONTENT, b"hello from micropython", 0)
+    assert out["put"] == (aiocoap.CHANGED, b"100")
+    assert out["post"] == (aiocoap.CREATED, b"10")
+    assert out["delete"] == aiocoap.METHOD_NOT_ALLOWED
+    assert out["missing"] == aiocoap.NOT_FOUND
+    assert out["non"] == (aiocoap.NON, aiocoap.CONTENT)
+
+
+@pytest.mark.parametrize("szx", [0, 6], ids=["16B", "1024B"])
+def test_rfc7959_block2_get_64k_by_aiocoap(device, szx):
+    async def go(ctx):
+        msg = aiocoap.Message(code=aiocoap.GET, uri=_uri(device, "/big"))
+        msg.opt.block2 = BlockOption.BlockwiseTuple(0, False, szx)
+        r = await ctx.request(msg).response
+        return r.code, r.payload
+
+    code, body = _run(_with_client(go))
+    assert code == aiocoap.CONTENT
+    assert len(body) == BODY and body == pattern(BODY)
+
+
+@pytest.mark.parametrize("szx", [0, 6], ids=["16B", "1024B"])
+def test_rfc7959_block1_put_64k_by_aiocoap(device, szx):
+    async def go(ctx):
+        msg = aiocoap.Message(code=aiocoap.PUT, uri=_uri(device, "/sink"), payload=pattern(BODY))
+        msg.opt.block1 = BlockOption.BlockwiseTuple(0, False, szx)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # block1 as a size hint
+            r = await ctx.request(msg).response
+        return r.code, r.payload
+
+    code, payload = _run(_with_client(go))
+    assert (code, payload) == (aiocoap.CHANGED, str(BODY).encode())
+    device.expect(r"served 0\.03 /sink: %d bytes$" % BODY, timeout=10)
+
+
+@pytest.fixture
+def con_device(processes):
+    port = harness.free_port()
+    dev = start_device(processes, port, "--no-client", "--tick-ms", 300, "--con-notify")
+    dev.port = port
+    return dev
+
+
+def test_rfc7641_observe_three_notifications_then_rst_deregisters(con_device):
+    device = con_device
+    async def go(ctx):
+        req = ctx.request(aiocoap.Message(code=aiocoap.GET, uri=_uri(device, "/counter"), observe=0))
+        first = await req.response
+        values = [int(first.payload)]
+        seqs = [first.opt.observe]
+        async for note in req.observation:
+            values.append(int(note.payload))
+            seqs.append(note.opt.observe)
+            if len(values) >= 4:
+                break
+        req.observation.cancel()
+        # aiocoap still listens: the next (CON) notification carries a token it no longer
+        # knows, which it answers with RST (RFC 7641 §3.6), so the device drops the observer.
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: device.expect(r"coap: observer .* reset", timeout=20))
+        return values, seqs
+
+    values, seqs = _run(_with_client(go))
+    assert len(values) >= 4 and values == sorted(values) and len(set(values)) == len(values)
+    assert seqs == sorted(seqs)
+
+
+@pytest.mark.parametrize("block", [16, 1024])
+def test_device_client_blockwise_against_aiocoap_server(processes, block):
+    peer_port = harness.free_port()
+    peer = start_peer(processes, peer_port, BODY)
+    dev = start_device(processes, harness.free_port(), "--server", "127.0.0.1:%d" % peer_port,
+                       "--size", BODY, "--block", block, "--serve-seconds", 1)
+    dev.expect(r"client: GET /blob -> 2\.05, %d bytes in %d blocks, .*pattern ok" % (BODY, BODY // block), timeout=120)
+    dev.expect(r"client: PUT /sink -> 2\.04 %d$" % BODY, timeout=120)
+    dev.expect(r"client: POST /sink -> 2\.01 %d$" % BODY, timeout=120)
+    peer.expect(r"PUT /sink %d bytes ok" % BODY, timeout=10)
+    peer.expect(r"POST /sink %d bytes ok" % BODY, timeout=10)
+    dev.expect(r"demo: closed", timeout=10)
