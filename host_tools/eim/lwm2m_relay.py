@@ -130,8 +130,9 @@ class EimLwm2mRelay:
             except ValueError as exc:  # MalformedMessage: nothing to answer with
                 self._error(endpoint, "IPA message refused: %s" % exc)
                 answer = None
-            if channel != "send" and hasattr(self.server, "execute"):
-                res = await self.server.execute(endpoint, PATH_CLEAR)
+            execute = getattr(self.server, "execute", None)
+            if channel != "send" and execute is not None:
+                res = await execute(endpoint, PATH_CLEAR)
                 if res.ok:
                     ep.last = None
             if answer is not None:
