@@ -100,6 +100,10 @@ class Device(Object):
             return self.clock.time()
         return super().read_value(iid, rid, riid)
 
+    def can_delete(self, iid, bootstrap):
+        # Core §5.2.7.5: even a Bootstrap-Delete of "/" keeps the Device instance.
+        return False
+
     def validate(self, iid, values):
         t = values.get(_RES_CURRENT_TIME)
         if t is not None and t < 0:
