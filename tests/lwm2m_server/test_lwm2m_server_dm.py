@@ -9,24 +9,7 @@ from aiocoap.numbers.codes import Code
 
 from host_tools.lwm2m_server import ObjLnk, OperationError
 from lwm2m_server_fakedev import async_test, server_and_device, stop_all
-
-# Core 1.1 §7.4.3 example: Device object instance 0 as TLV
-DEVICE_TLV = bytes.fromhex(
-    "c800144f70656e204d6f62696c6520416c6c69616e6365"
-    "c801164c69676874776569676874204d324d20436c69656e74"
-    "c80209333435303030313233"
-    "c303312e30"
-    "86064100014101 05".replace(" ", "")
-    + "880708420 00ed842011388".replace(" ", "")
-    + "87084100 7d42010384".replace(" ", "")
-    + "c10964" "c10a0f" "830b410000" "c40d5182428f" "c60e2b30323a3030" "c11055"
-)
-DEVICE_VALUES = {
-    "/3/0/0": "Open Mobile Alliance", "/3/0/1": "Lightweight M2M Client", "/3/0/2": "345000123",
-    "/3/0/3": "1.0", "/3/0/6/0": 1, "/3/0/6/1": 5, "/3/0/7/0": 3800, "/3/0/7/1": 5000,
-    "/3/0/8/0": 125, "/3/0/8/1": 900, "/3/0/9": 100, "/3/0/10": 15, "/3/0/11/0": 0,
-    "/3/0/13": 1367491215, "/3/0/14": "+02:00", "/3/0/16": "U",
-}
+from lwm2m_server_vectors import DEVICE_TLV, DEVICE_VALUES
 
 
 @async_test

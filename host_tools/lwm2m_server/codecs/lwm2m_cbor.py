@@ -2,6 +2,8 @@
 key may also be an array of ids that stands for several levels at once; leaves are values
 (objlnk as the text "oid:iid")."""
 
+import datetime
+
 import cbor2
 
 from .. import paths, schema
@@ -35,7 +37,10 @@ def decode(payload, types=None):
                 walk(value, here)
             else:
                 if isinstance(value, cbor2.CBORTag):
-                    value = value.value  # e.g. tag 1 (epoch time) around a time resource
+                    value = value.value
+                elif isinstance(value, datetime.datetime):
+                    # cbor2 turns tag 0/1 (a time resource sent as date) into datetime
+                    value = int(value.timestamp())
                 if isinstance(value, (list, tuple)):
                     raise LwM2MCBORError("%s: an array is not a resource value" % path)
                 out[path] = coerce(value, schema.type_of(here, types))

@@ -22,7 +22,9 @@ class SenMLError(ValueError):
 
 
 def _b64url_decode(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # strict: the stdlib url-safe decoder silently skips characters outside the alphabet
+    std = text.replace("-", "+").replace("_", "/")
+    return base64.b64decode(std + "=" * (-len(std) % 4), validate=True)
 
 
 def _b64url_encode(data):
@@ -49,9 +51,13 @@ def records(payload, cbor=False, types=None):
         bn = rec.get("bn", bn)
         bt = rec.get("bt", bt)
         bv = rec.get("bv", bv)
-        name = bn + rec.get("n", "")
-        if not isinstance(name, str):
-            raise SenMLError("record name %r is not text" % (name,))
+        n = rec.get("n", "")
+        if not isinstance(bn, str) or not isinstance(n, str):
+            raise SenMLError("record name bn=%r n=%r is not text" % (bn, n))
+        for label, number in (("bt", bt), ("bv", bv), ("t", rec.get("t", 0))):
+            if number is not None and (isinstance(number, bool) or not isinstance(number, (int, float))):
+                raise SenMLError("%s=%r is not a number" % (label, number))
+        name = bn + n
         try:
             ids = paths.parse(name)
         except ValueError as exc:
@@ -69,8 +75,15 @@ def records(payload, cbor=False, types=None):
                 if bv is not None:
                     value += bv
             elif label == "vd":
-                value = bytes(value) if cbor else _b64url_decode(value)
+                if not isinstance(value, (bytes, str)) or isinstance(value, bytes) != cbor:
+                    raise SenMLError("%s: vd=%r is not %s" % (name, value, "bytes" if cbor else "base64url"))
+                try:
+                    value = bytes(value) if cbor else _b64url_decode(value)
+                except ValueError as exc:
+                    raise SenMLError("%s: vd: %s" % (name, exc)) from None
             elif label == "vlo":
+                if not isinstance(value, str):
+                    raise SenMLError("%s: vlo=%r is not text" % (name, value))
                 value = ObjLnk.parse(value)
             elif label == "vb" and not isinstance(value, bool):
                 raise SenMLError("%s: vb=%r is not a boolean" % (name, value))

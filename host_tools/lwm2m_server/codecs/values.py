@@ -14,7 +14,13 @@ class ObjLnk(namedtuple("ObjLnk", "oid iid")):
         oid, sep, iid = text.partition(":")
         if not sep:
             raise ValueError("objlnk %r is not 'oid:iid'" % text)
-        return cls(int(oid), int(iid))
+        try:
+            link = cls(int(oid), int(iid))
+        except ValueError:
+            raise ValueError("objlnk %r is not 'oid:iid'" % text) from None
+        if not (0 <= link.oid <= 0xFFFF and 0 <= link.iid <= 0xFFFF):
+            raise ValueError("objlnk %r out of range" % text)
+        return link
 
 
 def coerce(value, letter):
