@@ -231,7 +231,12 @@ class Ipa:
                     self.st.set("backoff_ms", b)
                     return {"idle": True, "retry_ms": b, "handled": done}
                 self.st.set("backoff_ms", 0)
-                done.append((yield from self._dispatch(d)))
+                res = yield from self._dispatch(d)
+                done.append(res)
+                if res.get("undelivered"):
+                    # The eIM went away mid-package; back-off/rollback were already applied.
+                    return {"idle": True, "retry_ms": self.st["backoff_ms"], "unreachable": True,
+                            "rollback": res.get("rollback"), "handled": done}
             return {"idle": False, "retry_ms": 0, "handled": done}
         except EimUnreachable:
             r = yield from self._eim_unreachable()
