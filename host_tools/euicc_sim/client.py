@@ -76,3 +76,26 @@ class IsdrClient:
         if sw != 0x9000:
             raise SwError(sw, what)
         return bytes(out)
+
+
+def bpp_segments(bpp):
+    """Split a BoundProfilePackage (BF36) into the STORE DATA segments of SGP.22 2.5.5:
+    BF36 header + ISC; A0 header + its '87'; A1 header; each '88'; A2 header + its '87' (if any);
+    A3 header; each '86'."""
+    from host_tools.euicc_sim import tlv
+    bpp = bytes(bpp)
+    _, vs, ve = tlv.header(bpp)
+    segs = []
+    parts = list(tlv.children(bpp, vs, ve))
+    isc_tag, isc_raw, _ = parts[0]
+    assert isc_tag == 0xBF23, "BPP must start with InitialiseSecureChannel"
+    segs.append(bpp[:vs] + isc_raw)
+    for tag, raw, value in parts[1:]:
+        head = raw[:len(raw) - len(value)]
+        inner = [r for _, r, _ in tlv.children(value)]
+        if tag in (0xA0, 0xA2):
+            segs.append(head + b"".join(inner))
+        else:
+            segs.append(head)
+            segs.extend(inner)
+    return segs

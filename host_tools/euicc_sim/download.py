@@ -18,6 +18,7 @@ from cryptography import x509
 from host_tools import pki as _pki
 from host_tools import sgp32_oracle as oracle
 from host_tools.euicc_sim import scp03t, state as st, tlv
+from host_tools.euicc_sim.errors import Es10Error, decode_signed
 
 # BppCommandId / ErrorReason values (SGP.22 ProfileInstallationResult)
 _CMD_ISC, _CMD_CONFIGURE, _CMD_METADATA, _CMD_REPLACE, _CMD_LOAD = 0, 1, 2, 4, 5
@@ -67,12 +68,7 @@ class Download:
     # ------------------------------------------------------------------ BF38
     def authenticate_server(self, der):
         isdr = self.isdr
-        try:
-            req = oracle.decode("AuthenticateServerRequest", der)
-            signed1_raw = tlv.child(der, 0x30)
-        except (oracle.OracleError, tlv.TlvError) as exc:
-            from host_tools.euicc_sim.isdr import Es10Error
-            raise Es10Error(0x6A80, "AuthenticateServerRequest: %s" % exc) from None
+        req, signed1_raw = decode_signed("AuthenticateServerRequest", der)
         s1 = req["serverSigned1"]
         txid = s1["transactionId"]
 
@@ -111,12 +107,7 @@ class Download:
     # ------------------------------------------------------------------ BF21
     def prepare_download(self, der):
         isdr = self.isdr
-        try:
-            req = oracle.decode("PrepareDownloadRequest", der)
-            signed2_raw = tlv.child(der, 0x30)
-        except (oracle.OracleError, tlv.TlvError) as exc:
-            from host_tools.euicc_sim.isdr import Es10Error
-            raise Es10Error(0x6A80, "PrepareDownloadRequest: %s" % exc) from None
+        req, signed2_raw = decode_signed("PrepareDownloadRequest", der)
         txid = req["smdpSigned2"]["transactionId"]
 
         def error(code):
@@ -159,7 +150,6 @@ class Download:
     def load_bpp_segment(self, segment):
         """One STORE DATA command of the segmented BPP (SGP.22 2.5.5). Returns b"" until the
         last segment, then the ProfileInstallationResult (or an early error result)."""
-        from host_tools.euicc_sim.isdr import Es10Error
         if self.bpp is None:
             if self.otpk is None:
                 raise Es10Error(0x6985, "LoadBoundProfilePackage without PrepareDownload")
@@ -178,7 +168,7 @@ class Download:
     def _consume(self):
         b = self.bpp
         while b["buf"]:
-            tag = _peek_tag(b["buf"])
+            tag = peek_tag(b["buf"])
             if tag is None:
                 break
             if tag in (0xA0, 0xA1, 0xA2, 0xA3):
@@ -351,7 +341,7 @@ def _open_type_text(val):
     return str(val)
 
 
-def _peek_tag(buf):
+def peek_tag(buf):
     if not buf:
         return None
     if buf[0] & 0x1F == 0x1F:

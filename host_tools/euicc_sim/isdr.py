@@ -12,6 +12,7 @@ import os
 from host_tools import pki as _pki
 from host_tools import sgp32_oracle as oracle
 from host_tools.euicc_sim import download, package, state as st, tlv
+from host_tools.euicc_sim.errors import Es10Error
 
 # v1.2 ASN.1 type names by request tag: (request type, handler name)
 _FUNCTIONS = {
@@ -44,14 +45,6 @@ IOT_VERSION = b"\x01\x02\x00"    # SGP.32 v1.2
 _EVENT_BITS = 4
 
 
-class Es10Error(Exception):
-    """A command the ISD-R rejects at APDU level; `sw` is the status word to return."""
-
-    def __init__(self, sw, message):
-        super().__init__("SW %04X: %s" % (sw, message))
-        self.sw = sw
-
-
 def _event_bitstring(event):
     return (1 << (_EVENT_BITS - 1 - event), _EVENT_BITS)
 
@@ -73,15 +66,17 @@ class Isdr:
 
     # ------------------------------------------------------------------ dispatch
     def handle(self, data):
-        try:
-            tag, _, end = tlv.header(data, 0)
-        except tlv.TlvError as exc:
-            raise Es10Error(0x6A80, "bad TLV: %s" % exc) from None
+        tag = download.peek_tag(data)
         if tag == 0xBF36 or (self.download.in_bpp() and tag in _BPP_SEGMENT_TAGS):
+            # BPP segments are parts of one large TLV: no complete-TLV check here
             if tag == 0xBF36:
                 self.download.bpp = None
             return self.download.load_bpp_segment(bytes(data))
         self.download.bpp = None  # any other function ends an unfinished BPP
+        try:
+            tag, _, end = tlv.header(data, 0)
+        except tlv.TlvError as exc:
+            raise Es10Error(0x6A80, "bad TLV: %s" % exc) from None
         if end != len(data):
             raise Es10Error(0x6A80, "%d bytes after the command TLV %X" % (len(data) - end, tag))
         if tag not in _FUNCTIONS:

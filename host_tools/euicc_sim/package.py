@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from host_tools import pki as _pki
 from host_tools import sgp32_oracle as oracle
 from host_tools.euicc_sim import state as st, tlv
+from host_tools.euicc_sim.errors import decode_signed
 
 ERR_INVALID_EID = 3
 ERR_REPLAY = 4
@@ -110,13 +111,8 @@ def _error_unsigned(eim_id, transaction_id):
 
 
 def load_euicc_package(isdr, der):
-    from host_tools.euicc_sim.isdr import Es10Error
-    try:
-        req = oracle.decode("EuiccPackageRequest", der)
-        signed_raw = tlv.child(der, 0x30)
-        sig_raw = tlv.child(der, 0x5F37)
-    except (oracle.OracleError, tlv.TlvError) as exc:
-        raise Es10Error(0x6A80, "EuiccPackageRequest: %s" % exc) from None
+    req, signed_raw = decode_signed("EuiccPackageRequest", der)
+    sig_raw = tlv.child(der, 0x5F37)
     signed = req["euiccPackageSigned"]
     txid = signed.get("eimTransactionId")
     eim = isdr.state.eim(signed["eimId"])
