@@ -28,6 +28,7 @@ TAG_PROVIDE_RESULT = b"\xbf\x50"
 _TAG_EUICC_PACKAGE_RESULT = b"\xbf\x51"
 _TAG_EID = b"\x5a"
 _TAG_ASSOCIATION_TOKEN = b"\x84"
+_TAG_PROFILE_INSTALLATION_RESULT = b"\xbf\x37"
 
 UNDEFINED_ERROR = 127
 # GetEimPackageResponse.eimPackageError / ProvideEimPackageResultResponse error values
@@ -391,6 +392,9 @@ class EimCore:
             self._ipa_euicc_data_response(eid, der, body)
         elif kind == "profileDownloadTriggerResult":
             self._download_result(eid, body)
+            # ES9+' HandleNotification: the SM-DP+ gets the eUICC-signed result as received
+            for pir in _find_tlvs(der, _TAG_PROFILE_INSTALLATION_RESULT):
+                self._forward_notification(eid, pir)
         elif kind == "eimPackageResultResponseError":
             row = self._package_for(eid, body.get("eimTransactionId"))
             code = _named(codec.asn1_type("EimPackageResultErrorCode"),
@@ -488,11 +492,17 @@ class EimCore:
         self.store.audit(eid, "notification", "%s seqNumber=%s" % (notification[0], seq))
         if seq is not None:
             self.store.add_pending_ack(eid, seq, "notification")
-        if notification[0] == "profileInstallationResult" and self.smdp is not None:
-            try:
-                self.smdp.handle_notification(raw)
-            except Exception as exc:  # a failing SM-DP+ must not lose the eIM's own record
-                self.store.audit(eid, "relay-error", "handle_notification: %s" % exc)
+        if notification[0] == "profileInstallationResult":
+            self._forward_notification(eid, raw)
+
+    def _forward_notification(self, eid, raw):
+        if self.smdp is None:
+            return
+        try:
+            self.smdp.handle_notification(raw)
+            self.store.audit(eid, "relay", "handle_notification")
+        except Exception as exc:  # a failing SM-DP+ must not lose the eIM's own record
+            self.store.audit(eid, "relay-error", "handle_notification: %r" % exc)
 
     def _ipa_euicc_data_response(self, eid, der, body):
         kind, data = body
