@@ -38,7 +38,8 @@ from lwm2m.dm import DeviceManager
 from lwm2m.observe import NotificationStore, ObserveEngine, ObserveLimit
 from lwm2m.persist import Persist
 from lwm2m.queue_mode import QueueMode
-from lwm2m.rd_client import MAX_DELAY_MS, S_BOOTSTRAP, S_FAILED, RdClient, RetryPolicy
+from lwm2m.rd_client import (
+    MAX_DELAY_MS, S_BOOTSTRAP, S_FAILED, S_UPDATE_SENT, RdClient, RetryPolicy)
 from lwm2m.send import SendMuted, build_send
 
 from hal.clock import default as _clock
@@ -233,9 +234,12 @@ class Client:
             self.bs = None
             self.log("bootstrap-done", "")
             self._setup_accounts(now, resume=False)
-        elif bs.state == BS_FAILED and bs.next_time(now) is None and bs.last_result is None:
-            self.log("bootstrap-gave-up", "")
+        elif bs.state == BS_FAILED:
+            # Rejected Finish or retries exhausted: the previous configuration was restored;
+            # carry on with whatever server accounts it has.
             self.bs = None
+            self._setup_accounts(now, resume=False)
+            self.log("bootstrap-abandoned", "%d server account(s) kept" % len(self.accounts))
 
     def _tick_account(self, acc, now):
         rd = acc.rd
@@ -254,7 +258,7 @@ class Client:
         if rd.state == S_BOOTSTRAP:
             rd.state = S_FAILED  # hand over once
             self._start_bootstrap(now, "registration failed")
-        registered = rd.is_registered() and rd.state != "update-sent"
+        registered = rd.is_registered() and rd.state != S_UPDATE_SENT
         if registered and not acc.was_registered:
             self._flush(acc, now)
         acc.was_registered = rd.is_registered()
@@ -276,11 +280,12 @@ class Client:
             now = _clock.ticks_ms()
             if acc.queue is not None:
                 acc.queue.activity(now)
-            acc.rd.on_response(now, resp.code, resp.location_path())
+            # Persist before the state machine reports it, so "registered" means "survives a reset".
             if rdreq.kind == "register" and resp.code == N.CREATED:
-                self._save_registration(acc)
+                self._save_registration(acc, resp.location_path())
             elif rdreq.kind == "deregister":
-                self._save_registration(acc)
+                self._save_registration(acc, None)
+            acc.rd.on_response(now, resp.code, resp.location_path())
         except (CE.RequestTimeout, CE.ResetReceived, CE.ResponseError, OSError) as exc:
             acc.rd.on_failure(_clock.ticks_ms(), repr(exc))
         finally:
@@ -379,10 +384,9 @@ class Client:
         if self.persist is not None:
             self.persist.save_objects()
 
-    def _save_registration(self, acc):
+    def _save_registration(self, acc, loc):
         if self.persist is None:
             return
-        loc = acc.rd.location
         lifetime = acc.rd.lifetime or 86400
         self.persist.save_registration(acc.ssid, loc, _clock.time() + lifetime)
 
@@ -586,14 +590,14 @@ def _free_iid(obj):
 
 # --- command line (Unix port) ----------------------------------------------------------------------
 
-def make_registry(binding="UQ"):
+def make_registry(binding="UQ", reboot=None):
     """Objects 0, 1, 3, 4 -- what every client of ours carries."""
     from objects import obj_connmon, obj_device, obj_security, obj_server
 
     reg = M.Registry()
     obj_security.create(reg)
     obj_server.create(reg)
-    obj_device.create(reg, binding=binding, manufacturer="cellfw", model="unix",
+    obj_device.create(reg, binding=binding, reboot=reboot, manufacturer="cellfw", model="unix",
                       serial="0001", firmware_version="0.1")
     obj_connmon.create(reg)
     return reg
@@ -692,7 +696,7 @@ def main(argv=None):
     uri = opts["server"] or opts["bootstrap"]
     host = parse_uri(uri)[1]
     transport = UdpTransport("::" if ":" in host else "0.0.0.0", opts["port"])
-    client = Client(make_registry(), opts["ep"], transport, store=store, log=print,
+    client = Client(make_registry(reboot=lambda: print("lwm2m reboot requested")), opts["ep"], transport, store=store, log=print,
                     queue=opts["queue"] or opts["legacy-queue"], legacy_queue=opts["legacy-queue"],
                     rx_window_ms=opts["rx-window"], retry=opts["retry"])
     client.configure(server_uri=opts["server"], bootstrap_uri=opts["bootstrap"],

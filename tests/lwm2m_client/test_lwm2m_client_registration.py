@@ -1,7 +1,11 @@
 """Registration interface (OMA-TS-LightweightM2M_Core-V1_1 §6.2) end to end: the firmware client on
 the Unix port against the host LwM2M server. Named after the OMA ETS (LightweightM2M-1.1-int) cases."""
 
-from lwm2m_client_itest import async_test, expect, registered
+import asyncio
+
+import harness
+from host_tools.lwm2m_server import LwM2MServer
+from lwm2m_client_itest import async_test, expect, registered, start_client
 
 
 @async_test
@@ -15,5 +19,86 @@ async def test_LightweightM2M_1_1_int_101_initial_registration(processes):
         assert "/0/0" not in reg.objects  # the Security object is never announced
         assert reg.object_version(1) == "1.2" and reg.object_version(3) == "1.2"
         await expect(dev, r"lwm2m registered /rd/")
+    finally:
+        await server.stop()
+
+
+@async_test
+async def test_LightweightM2M_1_1_int_102_registration_update_before_lifetime_ends(processes):
+    """Registration Update: a short lifetime (4 s) brings an (empty) Update at half of it."""
+    server, dev = await registered(processes, "int102", lifetime=4)
+    try:
+        reg = await server.wait_update("int102", 2, 12)
+        assert reg.lifetime == 4
+        await expect(dev, r"lwm2m updated lt=4")
+    finally:
+        await server.stop()
+
+
+@async_test
+async def test_LightweightM2M_1_1_int_103_deregistration(processes):
+    """De-register: DELETE of the registration location when the client stops."""
+    server, dev = await registered(processes, "int103")
+    try:
+        dev.send_line("quit")
+        await server.wait_deregistered("int103", 10)
+        await expect(dev, r"lwm2m deregistered")
+        assert await asyncio.to_thread(dev.wait, 10) == 0
+    finally:
+        await server.stop()
+
+
+@async_test
+async def test_LightweightM2M_1_1_int_104_registration_update_trigger(processes):
+    """Execute /1/0/8 (Registration Update Trigger): 2.04, then an Update."""
+    server, dev = await registered(processes, "int104")
+    try:
+        res = await server.execute("int104", "/1/0/8")
+        assert res.code == "2.04"
+        await server.wait_update("int104", 1, 10)
+    finally:
+        await server.stop()
+
+
+@async_test
+async def test_LightweightM2M_1_1_int_105_lifetime_write_sends_update_with_lt(processes):
+    """Writing /1/0/1 (Lifetime) makes the client send an Update carrying the new lt."""
+    server, dev = await registered(processes, "int105", lifetime=60)
+    try:
+        res = await server.write("int105", "/1/0/1", 90)
+        assert res.code == "2.04"
+        reg = await server.wait_update("int105", 1, 10)
+        assert reg.lifetime == 90
+    finally:
+        await server.stop()
+
+
+@async_test
+async def test_registration_queue_mode_11_Q_parameter(processes):
+    """--queue registers with b=U and the 1.1 `Q` parameter; the server treats it as queue mode."""
+    server, dev = await registered(processes, "qmode", extra=["--queue", "--rx-window", "60000"])
+    try:
+        reg = server.registration("qmode")
+        assert reg.binding == "U" and reg.queue_mode
+    finally:
+        await server.stop()
+
+
+@async_test
+async def test_registration_state_survives_restart(processes, tmp_path):
+    """With --state the registration location is kept; after a restart (kill, no De-register) the
+    client sends an Update to the old location instead of a new Register."""
+    server = await LwM2MServer.start(host="127.0.0.1", port=0, timeout=15.0)
+    try:
+        state = ["--state", str(tmp_path / "st")]
+        dev = start_client(processes, "persist1", server.port, extra=state)
+        reg = await server.wait_registered("persist1", 20)
+        location = reg.location
+        await expect(dev, r"lwm2m registered " + location)
+        dev.stop()  # SIGTERM: a reset, not an orderly stop
+        dev2 = start_client(processes, "persist1", server.port, extra=state)
+        await expect(dev2, r"lwm2m resume " + location)
+        await server.wait_update("persist1", 1, 10)
+        assert server.registration("persist1").location == location
     finally:
         await server.stop()
