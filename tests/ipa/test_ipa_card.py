@@ -5,10 +5,10 @@ generic eUICC package execution with acknowledgements, IpaEuiccDataRequest, roll
 
 import pytest
 
-from host_tools import pki as _pki
 from host_tools import sgp32_oracle as oracle
 from host_tools.euicc_sim import package
 from host_tools.euicc_sim.card import Card
+from host_tools.euicc_sim.pytest_fixtures import test_pki  # noqa: F401
 from host_tools.euicc_sim.state import iccid_to_bytes
 from ipa import es10b, esipa, procedures
 from ipa.state import IpaState
@@ -17,11 +17,6 @@ import ipa_testkit as kit
 
 OP1 = "8900101000000000017"
 OP2 = "8900102000000000025"
-
-
-@pytest.fixture(scope="module")
-def ipa_pki(tmp_path_factory):
-    return _pki.make(str(tmp_path_factory.mktemp("ipa_pki")))
 
 
 def _card(tmp_path, pki):
@@ -63,8 +58,8 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path, ipa_pki):
-    return Env(_card(tmp_path, ipa_pki), tmp_path, backoff_min_ms=1000, backoff_max_ms=4000)
+def env(tmp_path, test_pki):  # noqa: F811
+    return Env(_card(tmp_path, test_pki), tmp_path, backoff_min_ms=1000, backoff_max_ms=4000)
 
 
 def _epr_of(result):
@@ -83,12 +78,12 @@ def test_startup_keeps_existing_eim_and_learns_eid(env):
     assert env.state["initial_eim_done"] is True
 
 
-def test_add_initial_eim_at_first_boot(tmp_path, ipa_pki):
-    card = _card(tmp_path, ipa_pki)
+def test_add_initial_eim_at_first_boot(tmp_path, test_pki):  # noqa: F811
+    card = _card(tmp_path, test_pki)
     card.state.data["eims"] = []
     card.state.save()
     cfg = es10b.eim_configuration_data("eim-first", fqdn="127.0.0.1", id_type=2, counter=0,
-                                       certificate=ipa_pki.eim.cert_der, indirect=True)
+                                       certificate=test_pki.eim.cert_der, indirect=True)
     env = Env(card, tmp_path, eim_configs=[cfg])
     r = env.rig.run(env.ipa.startup())
     assert r["initial_eim"]["added"] == 1

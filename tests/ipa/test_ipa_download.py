@@ -1,0 +1,188 @@
+"""Indirect profile download driven by the IPAd (SGP.32 v1.2 §3.2.3: ProfileDownloadTrigger from
+the eIM, InitiateAuthentication / AuthenticateClient / GetBoundProfilePackage relayed over ESipa,
+the BPP streamed into the eUICC as SGP.22 §5.7.6 segments, the result back to the eIM). The eIM
+is a fake that relays ESipa to the test SM-DP+ (host_tools/smdp) as ES9+, the eUICC is the
+simulator; the BPP reaches the IPAd in 1 KB chunks and is never held whole by it."""
+
+import pytest
+
+from host_tools import sgp32_oracle as oracle
+from host_tools.euicc_sim.pytest_fixtures import card, test_pki  # noqa: F401
+from host_tools.euicc_sim.state import iccid_to_bytes
+from host_tools.smdp.core import SmDp
+from ipa import es10b, procedures, tlv
+from ipa.state import IpaState
+
+import ipa_testkit as kit
+
+NEW_ICCID = "8900103000000000033"
+EIM_TXID = bytes(range(0x40, 0x50))
+
+
+class RelayEim(kit.FakeEim):
+    """ESipa -> ES9+ relay: the download messages share their encoding with ES9+ apart from the
+    ESipa-only eimTransactionId, so the eIM forwards raw bytes (signatures stay intact)."""
+
+    def __init__(self, smdp):
+        super().__init__()
+        self.smdp = smdp
+        self.tamper = None
+        self.acks = kit.seqs_in_result
+        for name in ("initiateAuthenticationRequestEsipa", "authenticateClientRequestEsipa",
+                     "getBoundProfilePackageRequestEsipa", "cancelSessionRequestEsipa"):
+            self.handlers[name] = None
+        self.raw = None
+
+    def __call__(self, msg):
+        self.raw = msg
+        return super().__call__(msg)
+
+    def _forward(self, msg):
+        tag, voff, vend = tlv.header(msg)
+        if tag == 0xBF39:
+            # Drop the ESipa-only eimTransactionId [2] before it goes to the SM-DP+.
+            kids = [bytes(msg[s:e]) for t, s, _, e in tlv.elements(msg, voff, vend) if t != 0x82]
+            msg = tlv.encode(0xBF39, b"".join(kids))
+        out = self.smdp.handle(msg)
+        t, a, b = tlv.header(out)
+        out = bytes(out[a:b]) if t == 0xA2 else out
+        return self.tamper(out) if self.tamper else out
+
+
+def _relay_handler(eim):
+    return lambda value: eim._forward(eim.raw)
+
+
+@pytest.fixture
+def dl(card, test_pki, tmp_path):  # noqa: F811
+    smdp = SmDp(test_pki, address="127.0.0.1", db_path=str(tmp_path / "smdp.sqlite"))
+    smdp.add_order("MATCH-1")
+    eim = RelayEim(smdp)
+    for name in list(eim.handlers):
+        eim.handlers[name] = _relay_handler(eim)
+    link = kit.CardLink(card)
+    rig = kit.Rig(link, eim, chunk=1024)
+    st = IpaState(str(tmp_path / "ipa.json"))
+    ipa = procedures.Ipa(st, channel=link.channel, tac=b"\x35\x29\x06\x11")
+    eim.packages.append(("profileDownloadTriggerRequest", {
+        "profileDownloadData": ("activationCode", "1$127.0.0.1$MATCH-1"),
+        "eimTransactionId": EIM_TXID}))
+
+    class D:
+        pass
+    d = D()
+    d.card, d.smdp, d.eim, d.link, d.rig, d.st, d.ipa, d.tmp = \
+        card, smdp, eim, link, rig, st, ipa, tmp_path
+    return d
+
+
+def _trigger_result(eim):
+    res = eim.results[-1]["eimPackageResult"]
+    assert res[0] == "profileDownloadTriggerResult", res[0]
+    return res[1]
+
+
+def test_indirect_download_streams_bpp_and_reports_result(dl):
+    r = dl.rig.run(dl.ipa.poll())
+    h = r["handled"][0]
+    assert h["installed"] is True and h["iccid"] == iccid_to_bytes(NEW_ICCID)
+    new = dl.card.state.profile_by_iccid(NEW_ICCID)
+    assert new["state"] == "disabled"
+    assert dl.eim.log[:4] == ["getEimPackageRequest", "initiateAuthenticationRequestEsipa",
+                              "authenticateClientRequestEsipa",
+                              "getBoundProfilePackageRequestEsipa"]
+    # The eIM gets the eUICC-signed PIR with its own transaction id, acknowledges its seqNumber,
+    # and the IPAd removes that notification from the eUICC.
+    res = _trigger_result(dl.eim)
+    assert res["eimTransactionId"] == EIM_TXID
+    pir = res["profileDownloadTriggerResultData"]
+    assert pir[0] == "profileInstallationResult"
+    assert pir[1]["profileInstallationResultData"]["finalResult"][0] == "successResult"
+    seq = pir[1]["profileInstallationResultData"]["notificationMetadata"]["seqNumber"]
+    assert h["acks"] == [seq]
+    assert seq not in [n["seq"] for n in dl.card.state.data["notifications"]]
+    assert dl.st.pending() == [] and dl.st["phase"] is None
+    # STORE DATA never exceeded one block; the 64 KB of '86' went as many segments.
+    assert max(len(a) for a in dl.link.apdus) <= 5 + 255 + 1
+    assert h["segments"] > 10
+
+
+def test_initiate_authentication_includes_eim_transaction_id(dl):
+    seen = []
+    fwd = dl.eim.handlers["initiateAuthenticationRequestEsipa"]
+    dl.eim.handlers["initiateAuthenticationRequestEsipa"] = \
+        lambda v: (seen.append(v), fwd(v))[1]
+    dl.rig.run(dl.ipa.poll())
+    assert seen[0]["eimTransactionId"] == EIM_TXID
+    assert seen[0]["smdpAddress"] == "127.0.0.1"
+    assert "euiccInfo1" in seen[0]
+
+
+def test_tampered_bpp_gives_error_result_to_eim(dl):
+    def tamper(out):
+        if out[:2] != b"\xbf\x3a":
+            return out
+        head = out.find(b"\xa3\x83")
+        head = head if head > 0 else out.find(b"\xa3\x82")
+        pos = head + 12
+        return out[:pos] + bytes([out[pos] ^ 0xFF]) + out[pos + 1:]
+    dl.eim.tamper = tamper
+    r = dl.rig.run(dl.ipa.poll())
+    assert r["handled"][0]["installed"] is False
+    pir = _trigger_result(dl.eim)["profileDownloadTriggerResultData"]
+    assert pir[1]["profileInstallationResultData"]["finalResult"] == \
+        ("errorResult", {"bppCommandId": 5, "errorReason": 8})
+    assert dl.card.state.profile_by_iccid(NEW_ICCID) is None
+
+
+def test_unknown_matching_id_cancels_session_and_reports_error(dl):
+    dl.eim.packages[0] = ("profileDownloadTriggerRequest", {
+        "profileDownloadData": ("activationCode", "1$127.0.0.1$NO-SUCH-ORDER"),
+        "eimTransactionId": EIM_TXID})
+    r = dl.rig.run(dl.ipa.poll())
+    assert r["handled"][0]["installed"] is False
+    assert "cancelSessionRequestEsipa" in dl.eim.log
+    cancel = [c for c, _ in dl.rig.es10b if c[:2] == b"\xbf\x41"]
+    assert len(cancel) == 1
+    res = _trigger_result(dl.eim)
+    assert res["profileDownloadTriggerResultData"][0] == "profileDownloadError"
+    assert dl.card.state.profile_by_iccid(NEW_ICCID) is None
+
+
+def test_initiate_authentication_error_reported_without_euicc_session(dl):
+    dl.eim.handlers["initiateAuthenticationRequestEsipa"] = lambda v: oracle.encode(
+        "EsipaMessageFromEimToIpa", ("initiateAuthenticationResponseEsipa",
+                                     ("initiateAuthenticationErrorEsipa", 3)))
+    dl.rig.run(dl.ipa.poll())
+    res = _trigger_result(dl.eim)
+    err = res["profileDownloadTriggerResultData"]
+    assert err[0] == "profileDownloadError" and err[1]["profileDownloadErrorReason"] == 127
+    assert err[1]["errorResponse"] == bytes.fromhex("bf3903810103")
+
+
+def test_reset_while_streaming_bpp_resumes_with_error_result(dl):
+    count = {"n": 0}
+
+    def fail(kind, payload):
+        if kind == "apdu":
+            count["n"] += 1
+            if count["n"] == 40:
+                return kit.PowerLoss()
+        return None
+    dl.rig.fail_on = fail
+    with pytest.raises(kit.PowerLoss):
+        dl.rig.run(dl.ipa.poll())
+    assert dl.st["phase"]["step"] == "bpp"
+    dl.rig.fail_on = None
+    dl.link = kit.CardLink(dl.card)
+    dl.rig.link = dl.link
+    st = IpaState(dl.st.path)
+    ipa = procedures.Ipa(st, channel=dl.link.channel)
+    dl.rig.run(ipa.startup())
+    assert st["phase"] is None and len(st.pending()) == 1
+    dl.rig.run(ipa.poll())
+    res = _trigger_result(dl.eim)
+    assert res["eimTransactionId"] == EIM_TXID
+    assert res["profileDownloadTriggerResultData"][0] == "profileDownloadError"
+    assert st.pending() == []
+    assert dl.card.state.profile_by_iccid(NEW_ICCID) is None
