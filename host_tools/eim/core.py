@@ -274,30 +274,38 @@ class EimCore:
 
     # ------------------------------------------------------------------ GetEimPackage
 
-    def _get_eim_package(self, der, voff, vlen):
-        def error(code):
-            return self._respond("getEimPackageResponse", ("eimPackageError", code))
+    def _eid_and_request(self, what, der, voff, vlen, fallback_eid=None):
+        """(eid, decoded request, None), or (None, None, error code) for a request whose EID
+        comes from its eidValue (or, when that is absent, from the transport)."""
         try:
             eid_value = self._raw_eid(der, voff, vlen)
         except DecodeError as exc:
-            self._ipa_error(None, "GetEimPackageRequest: %s" % exc)
-            return error(UNDEFINED_ERROR)
+            self._ipa_error(fallback_eid, "%s: %s" % (what, exc))
+            return None, None, UNDEFINED_ERROR
+        if eid_value is None and fallback_eid is not None:
+            eid_value = packages.eid_bytes(fallback_eid)
         eid, code = self._check_eid(eid_value)
         if code is not None:
-            self._ipa_error(_hex(eid_value), "GetEimPackageRequest: eid error %d" % code)
-            return error(code)
+            self._ipa_error(_hex(eid_value), "%s: eid error %d" % (what, code))
+            return None, None, code
         try:
             _, req = codec.decode("EsipaMessageFromIpaToEim", der)
         except DecodeError as exc:
-            self._ipa_error(eid, "GetEimPackageRequest: %s" % exc)
-            return error(UNDEFINED_ERROR)
-        if "notifyStateChange" in req or "stateChangeCause" in req:
-            self.store.audit(eid, "state-change", "cause=%s rPLMN=%s" % (
-                req.get("stateChangeCause"), _hex(req.get("rPLMN"))))
-        built = self._deliver_next(eid)
-        if built is None:
-            return error(NO_EIM_PACKAGE_AVAILABLE)
-        return self._respond("getEimPackageResponse", built)
+            self._ipa_error(eid, "%s: %s" % (what, exc))
+            return None, None, UNDEFINED_ERROR
+        return eid, req, None
+
+    def _get_eim_package(self, der, voff, vlen):
+        eid, req, code = self._eid_and_request("GetEimPackageRequest", der, voff, vlen)
+        if code is None:
+            if "notifyStateChange" in req or "stateChangeCause" in req:
+                self.store.audit(eid, "state-change", "cause=%s rPLMN=%s" % (
+                    req.get("stateChangeCause"), _hex(req.get("rPLMN"))))
+            built = self._deliver_next(eid)
+            if built is not None:
+                return self._respond("getEimPackageResponse", built)
+            code = NO_EIM_PACKAGE_AVAILABLE
+        return self._respond("getEimPackageResponse", ("eimPackageError", code))
 
     def _deliver_next(self, eid):
         """(alternative, value) of the next queued package for eid, now marked delivered."""
@@ -351,27 +359,13 @@ class EimCore:
     # ------------------------------------------------------------------ results
 
     def _provide_result(self, eid_or_none, der, voff, vlen, respond):
-        def error(code):
+        eid, req, code = self._eid_and_request("ProvideEimPackageResult", der, voff, vlen,
+                                               eid_or_none)
+        if code is not None:
             if not respond:
                 return None
             return self._respond("provideEimPackageResultResponse",
                                  ("provideEimPackageResultError", code))
-        try:
-            eid_value = self._raw_eid(der, voff, vlen)
-        except DecodeError as exc:
-            self._ipa_error(eid_or_none, "ProvideEimPackageResult: %s" % exc)
-            return error(UNDEFINED_ERROR)
-        if eid_value is None and eid_or_none is not None:
-            eid_value = packages.eid_bytes(eid_or_none)
-        eid, code = self._check_eid(eid_value)
-        if code is not None:
-            self._ipa_error(_hex(eid_value), "ProvideEimPackageResult: eid error %d" % code)
-            return error(code)
-        try:
-            _, req = codec.decode("EsipaMessageFromIpaToEim", der)
-        except DecodeError as exc:
-            self._ipa_error(eid, "ProvideEimPackageResult: %s" % exc)
-            return error(UNDEFINED_ERROR)
         self._process_package_result(eid, der, req["eimPackageResult"])
         if not respond:
             return None

@@ -7,9 +7,6 @@ import binascii
 
 import pytest
 
-from host_tools import pki as _pki
-from host_tools.euicc_sim.card import Card
-from host_tools.euicc_sim.client import IsdrClient
 from host_tools.euicc_sim.state import DEFAULT_EIM_ID
 from host_tools.eim import codec, core, packages
 
@@ -18,22 +15,13 @@ OP2 = "8900102000000000025"
 SEED_ASSOCIATION_TOKEN = 1  # the simulator's factory eIM entry
 
 
-@pytest.fixture(scope="module")
-def test_pki(tmp_path_factory):
-    return _pki.make(str(tmp_path_factory.mktemp("pki")))
-
-
 @pytest.fixture
-def rig(tmp_path, test_pki):
-    card = Card(state_path=str(tmp_path / "euicc.json"), pki=test_pki)
-    client = IsdrClient(card)
-    card.power_on()
-    client.open()
+def rig(card, isdr, test_pki):
     eim = core.EimCore(DEFAULT_EIM_ID, test_pki.eim.key)
     eid = card.state.eid
     eim.register_euicc(eid, euicc_cert=test_pki.euicc_for(eid).cert_der,
                        association_token=SEED_ASSOCIATION_TOKEN)
-    return eim, card, client, eid
+    return eim, card, isdr, eid
 
 
 def ipa_cycle(eim, client, eid):

@@ -8,11 +8,9 @@ import binascii
 
 import pytest
 
-from host_tools import pki as _pki
 from host_tools.eim import codec, core, packages
 from host_tools.eim.smdp_adapter import Es9PlusAdapter
-from host_tools.euicc_sim.card import Card
-from host_tools.euicc_sim.client import IsdrClient, bpp_segments
+from host_tools.euicc_sim.client import bpp_segments
 from host_tools.euicc_sim.state import DEFAULT_EIM_ID
 from host_tools.smdp.core import SmDp
 
@@ -20,23 +18,14 @@ NEW_ICCID = "8900103000000000033"
 tlv = codec.tlv_encode
 
 
-@pytest.fixture(scope="module")
-def test_pki(tmp_path_factory):
-    return _pki.make(str(tmp_path_factory.mktemp("pki")))
-
-
 @pytest.fixture
-def rig(tmp_path, test_pki):
-    card = Card(state_path=str(tmp_path / "euicc.json"), pki=test_pki)
-    client = IsdrClient(card)
-    card.power_on()
-    client.open()
+def rig(card, isdr, test_pki):
     smdp = SmDp(test_pki, address="127.0.0.1")
     smdp.add_order("")
     eim = core.EimCore(DEFAULT_EIM_ID, test_pki.eim.key, smdp=Es9PlusAdapter(smdp))
     eid = card.state.eid
     eim.register_euicc(eid, euicc_cert=test_pki.euicc_for(eid).cert_der, association_token=1)
-    return eim, card, client, smdp, eid
+    return eim, card, isdr, smdp, eid
 
 
 def ok_children(answer, tag):
