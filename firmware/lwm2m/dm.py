@@ -230,6 +230,8 @@ class DeviceManager:
             raise M.Error(M.NOT_FOUND, "instance %s" % P.fmt(path[:2]))
         if len(path) > 2:
             self.registry.type_of(path)
+            if path[2] not in obj.instances[path[1]]:
+                raise M.Error(M.NOT_FOUND, "resource %s" % P.fmt(path))
 
     def _numeric(self, path):
         if len(path) < 3:
