@@ -478,6 +478,10 @@ class Observation:
                                                    result.content_format, result.payload,
                                                    result.values)
                 self._deliver(result)
+                # a notification shows a queue-mode client is awake (Core 1.1 §6.4.1)
+                client = self.server._client(self.endpoint)
+                if client.reg is not None:
+                    self.server._heard_from(client)
                 await self.server._emit("notify", self.endpoint, result)
         except Exception as exc:  # the client ended it (error code, RST) or it was cancelled
             log.info("observation %s %s ended: %s", self.endpoint, self.path, exc)

@@ -96,3 +96,21 @@ async def test_queue_mode_deregistration_fails_held_requests():
         assert device.requests == []
     finally:
         await stop_all(device, server)
+
+
+@async_test
+async def test_queue_mode_notification_wakes_the_held_queue():
+    server, device = await _sleeping_client(awake=0.4)
+    try:
+        await device.update(server.port)
+        obs = server.observe("dev1", "/3/0/9")
+        await obs.established()
+        await asyncio.sleep(0.6)  # asleep again
+        task = asyncio.create_task(server.read("dev1", "/3/0"))
+        await asyncio.sleep(0.2)
+        assert not task.done() and server.pending("dev1") == 1
+        device.notify("/3/0/9", b"\xc1\x09\x4f", 11542)
+        assert (await asyncio.wait_for(task, 5)).code == "2.05"
+        await obs.cancel()
+    finally:
+        await stop_all(device, server)
