@@ -11,7 +11,6 @@ profile comes from StoreMetadata (profileOwner, plus a test vendor extension, se
 """
 
 import json
-import os
 
 from cryptography import x509
 
@@ -153,9 +152,8 @@ class Download:
         if self.bpp is None:
             if self.otpk is None:
                 raise Es10Error(0x6985, "LoadBoundProfilePackage without PrepareDownload")
-            tag, vs, _ = _header_only(segment, 0)
-            length = _declared_length(segment, 0)
-            self.bpp = {"buf": segment[vs:], "total": length, "consumed": 0, "stack": [],
+            _, vs, ve = _header_only(segment, 0)
+            self.bpp = {"buf": segment[vs:], "total": ve - vs, "consumed": 0,
                         "stage": "isc", "scp": None, "metadata": b"", "mac_ok": True,
                         "size": 0, "aid": None}
         else:
@@ -370,8 +368,3 @@ def _header_only(buf, pos):
         raise tlv.TlvError("truncated length")
     length = first if not n else int.from_bytes(buf[pos:pos + n], "big")
     return int.from_bytes(buf[start:pos - 1], "big"), pos + n, pos + n + length
-
-
-def _declared_length(buf, pos):
-    _, vs, ve = _header_only(buf, pos)
-    return ve - vs

@@ -9,7 +9,6 @@ EuiccMemoryReset BF64, ProfileRollback BF58, ImmediateEnable BF5A).
 
 import os
 
-from host_tools import pki as _pki
 from host_tools import sgp32_oracle as oracle
 from host_tools.euicc_sim import download, package, state as st, tlv
 from host_tools.euicc_sim.errors import Es10Error
@@ -356,7 +355,8 @@ class Isdr:
                 if n["seq"] == seq:
                     d[key].remove(n)
                     self.state.save()
-                    return oracle.encode("NotificationSentResponse", {"deleteNotificationStatus": 0})
+                    return oracle.encode("NotificationSentResponse",
+                                         {"deleteNotificationStatus": 0})
         return oracle.encode("NotificationSentResponse", {"deleteNotificationStatus": 1})
 
     # ------------------------------------------------------------------ eIM configuration
@@ -491,7 +491,3 @@ def _tag_list(raw):
                 raise tlv.TlvError("truncated tag in tagList")
         out.append((int.from_bytes(raw[start:pos], "big"), 0, 0))
     return out
-
-
-def make_pki(pki=None):
-    return pki if pki is not None else _pki.make()

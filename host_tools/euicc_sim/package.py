@@ -58,7 +58,6 @@ def verify_result(der, euicc_public_key, association_token=None):
     if kind == "euiccPackageErrorUnsigned":
         return value
     inner = tlv.child(der, 0xA0 if kind == "euiccPackageResultSigned" else 0xA1)
-    _, vs, ve = tlv.header(inner)
     data_raw = tlv.child(inner, 0x30)
     sig_raw = tlv.child(inner, 0x5F37)
     _, svs, sve = tlv.header(sig_raw)
@@ -120,8 +119,8 @@ def load_euicc_package(isdr, der):
         return _error_unsigned(signed["eimId"], txid)
     key = _eim_public_key(eim)
     _, svs, sve = tlv.header(sig_raw)
-    if key is None or not _pki.verify_raw(key, signed_raw + _token_tlv(eim.get("association_token")),
-                                          sig_raw[svs:sve]):
+    signed_input = signed_raw + _token_tlv(eim.get("association_token"))
+    if key is None or not _pki.verify_raw(key, signed_input, sig_raw[svs:sve]):
         return _error_unsigned(signed["eimId"], txid)
     counter = signed["counterValue"]
     if signed["eidValue"] != bytes.fromhex(isdr.state.eid):

@@ -85,7 +85,8 @@ def seed(eid, pki):
         "default_dp_address": "",
         "root_ds_address": "lpa.ds.example",
         "immediate_enable": {"flag": False, "smdp_oid": None, "smdp_address": None},
-        "rollback": None,        # {"iccid": previously enabled, "eim_id": ...} after a rollback-able enable
+        # after a rollback-able enable: {"iccid": previously enabled, "eim_id": ...}
+        "rollback": None,
     }
 
 

@@ -71,7 +71,8 @@ class SmDp:
         """Make a profile available for download under `matching_id` ("" = default order)."""
         imsi = imsi or (mcc + mnc + iccid[-(15 - len(mcc + mnc)):])
         with self._lock, self._db:
-            self._db.execute("INSERT OR REPLACE INTO orders VALUES (?,?,?,?,?,?,?,?,?,?, 'released')",
+            self._db.execute("INSERT OR REPLACE INTO orders VALUES "
+                             "(?,?,?,?,?,?,?,?,?,?, 'released')",
                              (matching_id, iccid, mcc, mnc, imsi, apn, name, sp,
                               size if size is not None else self.profile_size, eid))
 
