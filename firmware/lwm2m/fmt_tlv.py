@@ -68,9 +68,12 @@ def value_bytes(value, typ=None):
     if isinstance(value, int):
         return _int_bytes(value, typ != model.T_UINT)
     if isinstance(value, float):
-        b = struct.pack(">f", value)
-        if struct.unpack(">f", b)[0] == value or value != value:
-            return b
+        try:
+            b = struct.pack(">f", value)
+            if struct.unpack(">f", b)[0] == value or value != value:
+                return b
+        except OverflowError:  # CPython refuses what MicroPython turns into infinity
+            pass
         return struct.pack(">d", value)
     if isinstance(value, str):
         return value.encode()

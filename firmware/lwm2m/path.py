@@ -16,9 +16,16 @@ _MAX_ID = const(65534)
 _NAMES = ("oid", "iid", "rid", "riid")
 
 
+def _text(b, what):
+    try:
+        return bytes(b).decode()
+    except Exception:
+        raise Error(BAD_REQUEST, "path %s is not UTF-8" % what)
+
+
 def _num(seg, idx):
     if isinstance(seg, (bytes, bytearray, memoryview)):
-        seg = bytes(seg).decode()
+        seg = _text(seg, _NAMES[idx])
     # int() would accept " 1", "+1" and "1_0"; a path segment is plain decimal digits.
     if not seg or len(seg) > 5 or not seg.isdigit():
         raise Error(BAD_REQUEST, "path %s %r is not a number" % (_NAMES[idx], seg))
@@ -36,7 +43,7 @@ def from_segments(segs):
 
 def parse(text):
     if isinstance(text, (bytes, bytearray, memoryview)):
-        text = bytes(text).decode()
+        text = _text(text, "")
     if text in ("", "/"):
         return ()
     if text[0] == "/":
