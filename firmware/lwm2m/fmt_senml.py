@@ -112,6 +112,15 @@ def _convert(e, path, type_of):
 
 
 def to_records(items, base_path, type_of):
+    try:
+        return _to_records(items, base_path, type_of)
+    except Error:
+        raise
+    except Exception as exc:  # whatever the document held, the answer is only ever 4.00
+        raise Error(BAD_REQUEST, "senml invalid (%s)" % type(exc).__name__)
+
+
+def _to_records(items, base_path, type_of):
     base = tuple(base_path)
     bn = ""
     bt = None

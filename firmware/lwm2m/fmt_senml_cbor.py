@@ -59,9 +59,4 @@ def decode(data, base_path, type_of):
             if name is not None:
                 e[name] = v
         items.append(e)
-    try:
-        return fmt_senml.to_records(items, base_path, type_of)
-    except Error:
-        raise
-    except Exception as exc:
-        raise Error(BAD_REQUEST, "senml cbor invalid (%s)" % type(exc).__name__)
+    return fmt_senml.to_records(items, base_path, type_of)

@@ -78,9 +78,4 @@ def decode(data, base_path, type_of):
     for e in doc:
         if isinstance(e, dict) and "vd" in e:
             e["vd"] = _unb64(e["vd"], e.get("n", ""))
-    try:
-        return fmt_senml.to_records(doc, base_path, type_of)
-    except Error:
-        raise
-    except Exception as exc:
-        raise Error(BAD_REQUEST, "senml json invalid (%s)" % type(exc).__name__)
+    return fmt_senml.to_records(doc, base_path, type_of)
