@@ -57,9 +57,9 @@ def main():
         t0 = time.perf_counter()
         for i in range(n):
             iccid = "8900102000000000025" if i % 2 == 0 else "8900101000000000017"
+            psmo = ("enable", {"iccid": iccid_to_bytes(iccid)})
             req = package.build_request(pki.eim.key, "test-eim", card.state.eid, i + 1,
-                                        ("psmoList", [("enable", {"iccid": iccid_to_bytes(iccid)})]),
-                                        association_token=1)
+                                        ("psmoList", [psmo]), association_token=1)
             package.verify_result(client.es10(req), card.isdr.euicc.cert.public_key(), 1)
         dt = (time.perf_counter() - t0) / n
         print("signed enable PSMO round trip (sign, verify both ways): %.1f ms, %d APDUs each"

@@ -121,6 +121,7 @@ class Card:
         self._channels = {}
         self.powered = False
         self.log = []   # (command hex, response hex) of the last APDUs, bounded
+        self.last_error = None
 
     # ------------------------------------------------------------------ public contract
     def power_on(self):
@@ -258,6 +259,9 @@ class Card:
             out = self.isdr.handle(payload)
         except _isdr.Es10Error as exc:
             raise ApduError(exc.sw, str(exc)) from None
+        except Exception as exc:  # a card answers 6F00 rather than dying; keep the cause
+            self.last_error = repr(exc)
+            raise ApduError(0x6F00, "internal error: %r" % exc) from None
         return self._respond(ch, out, a)
 
     def _respond(self, ch, data, a):

@@ -81,13 +81,16 @@ class Isdr:
         if tag not in _FUNCTIONS:
             raise Es10Error(0x6A88, "ES10 function tag %X not supported" % tag)
         type_name, handler = _FUNCTIONS[tag]
-        if type_name is None:
-            return getattr(self, handler)(bytes(data))
         try:
+            if type_name is None:
+                return getattr(self, handler)(bytes(data))
             request = oracle.decode(type_name, bytes(data))
-        except oracle.OracleError as exc:
+            return getattr(self, handler)(request)
+        except (oracle.OracleError, tlv.TlvError) as exc:
             raise Es10Error(0x6A80, str(exc)) from None
-        return getattr(self, handler)(request)
+        except (KeyError, TypeError, IndexError) as exc:
+            # pycrate's BER decoder lets a mandatory component be absent; we do not
+            raise Es10Error(0x6A80, "%X: missing or malformed field %s" % (tag, exc)) from None
 
     # ------------------------------------------------------------------ identity / info
     def _get_euicc_data(self, req):

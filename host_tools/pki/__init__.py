@@ -28,6 +28,8 @@ ROLE_CI, ROLE_EUICC, ROLE_EUM, ROLE_DP_TLS, ROLE_DP_AUTH, ROLE_DP_PB = (
     _OID_ROLE + str(n) for n in range(6))
 # no GSMA-registered role for the eIM in SGP.26 v1; a private arc marks it as test-only
 ROLE_EIM_TEST = "1.3.6.1.4.1.99999.32.1"
+# OID of the test SM-DP+ (2.999 is the ITU-T/ISO "example" arc)
+SMDP_OID = "2.999.32.1"
 
 _VALID_FROM = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
 _VALID_TO = datetime.datetime(2054, 1, 1, tzinfo=datetime.timezone.utc)
@@ -161,9 +163,12 @@ class Pki:
         self.ci = Entity(ci_key, ci_cert, d, "ci")
         self.eum = self._leaf("eum", _name("Test EUM", "Test EUM"), ROLE_EUM, self.ci, ca=True,
                               path_len=0)
+        # SM-DP+ certificates name the server's OID in a registeredID SAN (SGP.22 4.5.2.1)
+        smdp_oid = [x509.RegisteredID(x509.ObjectIdentifier(SMDP_OID))]
         self.dpauth = self._leaf("dpauth", _name("TEST SM-DP+", "Test SM-DP+"), ROLE_DP_AUTH,
-                                 self.ci)
-        self.dppb = self._leaf("dppb", _name("TEST SM-DP+", "Test SM-DP+"), ROLE_DP_PB, self.ci)
+                                 self.ci, san=smdp_oid)
+        self.dppb = self._leaf("dppb", _name("TEST SM-DP+", "Test SM-DP+"), ROLE_DP_PB, self.ci,
+                               san=smdp_oid)
         self.eim = self._leaf("eim", _name("Test eIM", "Test eIM"), ROLE_EIM_TEST, self.ci)
         loopback = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                     x509.IPAddress(ipaddress.ip_address("::1"))]

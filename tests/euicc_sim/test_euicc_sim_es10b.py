@@ -120,7 +120,8 @@ def test_state_cli_show_and_reset(tmp_path, test_pki):
     card.state.save()
     cmd = [sys.executable, "-m", "host_tools.euicc_sim"]
     common = ["--state", path, "--pki", test_pki.directory]
-    out = subprocess.run(cmd + ["show"] + common, capture_output=True, text=True, timeout=60, cwd=harness.ROOT,
+    out = subprocess.run(cmd + ["show"] + common, capture_output=True, text=True, timeout=60,
+                         cwd=harness.ROOT,
                          check=True).stdout
     assert "8900102000000000025  enabled" in out
     subprocess.run(cmd + ["reset"] + common, capture_output=True, text=True, timeout=60, check=True,
