@@ -50,7 +50,8 @@ class Result:
         self.observe = observe
         self.values = None
         self.error = None
-        if self.payload and self.ok:
+        # an empty opaque/text answer is a value (b"" / ""), not the absence of one
+        if self.ok and (self.payload or content_format in (numbers.OPAQUE, numbers.TEXT)):
             try:
                 self.values = codecs.decode(content_format, self.payload, path, types)
             except ValueError as exc:

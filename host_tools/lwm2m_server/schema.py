@@ -1,4 +1,4 @@
-"""Resource data types of the core objects (OMA LwM2M registry, objects 0-6), so untyped formats
+"""Resource data types of the core objects (OMA LwM2M registry, objects 0-6, 3443), so untyped formats
 (TLV, text) decode to Python values. Unknown resources decode to bytes (TLV) or str (text).
 
 Type letters: s string, i integer, u unsigned integer, f float, b boolean, o opaque, t time,
@@ -11,6 +11,7 @@ _TYPES = {
     4: "i i i i s s i s i i i i i",
     5: "o s e i - i s s i i",
     6: "f f f f o t f",
+    3443: "i - o o e",  # eSIM IoT: State, (EID), eIM message, IPA message, Clear
 }
 TYPES = {
     (oid, rid): letter

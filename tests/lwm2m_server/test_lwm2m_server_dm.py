@@ -318,3 +318,44 @@ async def test_audit_log_records_each_operation():
         assert ops[0][0] == "register"
     finally:
         await stop_all(device, server)
+
+
+@async_test
+async def test_read_empty_opaque_is_empty_bytes_value():
+    server, device = await server_and_device()
+    try:
+        device.add_resource("/3443/0/3")
+        device.answer("GET", "/3443/0/3", Code.CONTENT, b"", 42)
+        res = await server.read("dev1", "/3443/0/3", accept="opaque")
+        assert res.ok and res.values == {"/3443/0/3": b""} and res.value == b""
+    finally:
+        await stop_all(device, server)
+
+
+@async_test
+async def test_read_large_resource_blockwise():
+    server, device = await server_and_device()
+    try:
+        device.add_resource("/5/0/0")
+        blob = bytes(range(256)) * 16
+        device.answer("GET", "/5/0/0", Code.CONTENT, blob, 42)
+        res = await server.read("dev1", "/5/0/0", accept="opaque")
+        # 4 KiB cannot travel in one datagram of aiocoap's 1024-byte blocks: this took Block2
+        assert res.value == blob
+    finally:
+        await stop_all(device, server)
+
+
+@async_test
+async def test_write_large_opaque_blockwise():
+    server, device = await server_and_device()
+    try:
+        device.add_resource("/5/0/0")
+        device.answer("PUT", "/5/0/0", Code.CHANGED)
+        blob = bytes(range(256)) * 12
+        res = await server.write("dev1", "/5/0/0", blob, "opaque")
+        assert res.code == "2.04"
+        # the fake's site reassembles Block1 before its handler sees the request
+        assert device.requests[-1].payload == blob
+    finally:
+        await stop_all(device, server)

@@ -209,3 +209,34 @@ async def test_interop_libcoap_client_registers_and_deregisters():
         assert "4.00" in proc.stdout + proc.stderr
     finally:
         await server.stop()
+
+
+@async_test
+async def test_register_defaults_lifetime_86400_and_binding_u():
+    server, device = await server_and_device(register=False)
+    try:
+        resp = await _raw_register(device, server, "?ep=plain", b"</3/0>")
+        assert resp.code == Code.CREATED
+        reg = await server.wait_registered("plain", 5)
+        assert (reg.lifetime, reg.binding, reg.version, reg.queue_mode) == (86400, "U", "1.0", False)
+        assert (await _raw_register(device, server, "?ep=x&ep=y")).code == Code.BAD_REQUEST
+    finally:
+        await stop_all(device, server)
+
+
+@async_test
+async def test_register_and_read_over_ipv6_loopback():
+    from aiocoap import Context, Message, resource
+
+    server = await LwM2MServer.start(host="::1", port=0, timeout=5.0)
+    site = resource.Site()
+    ctx = await Context.create_server_context(site, bind=("::1", 0), transports=["udp6"])
+    try:
+        msg = Message(code=Code.POST, uri="coap://[::1]:%d/rd?ep=v6&lt=60" % server.port, payload=b"</3/0>")
+        assert (await ctx.request(msg).response).code == Code.CREATED
+        reg = await server.wait_registered("v6", 5)
+        assert reg.remote_uri.startswith("coap://[::1]:")
+        assert (await server.read("v6", "/3/0")).code == "4.04"  # the bare site has no /3/0
+    finally:
+        await ctx.shutdown()
+        await server.stop()
