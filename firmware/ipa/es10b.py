@@ -116,9 +116,9 @@ def _eim_config_fields(buf, voff, vend):
     d = {}
     for t, a, b in tlv.children(buf, voff, vend):
         if t == 0x80:
-            d["eimId"] = bytes(buf[a:b]).decode()
+            d["eimId"] = tlv.text(buf, a, b)
         elif t == 0x81:
-            d["eimFqdn"] = bytes(buf[a:b]).decode()
+            d["eimFqdn"] = tlv.text(buf, a, b)
         elif t == 0x82:
             d["eimIdType"] = tlv.uint(buf, a, b, t)
         elif t == 0x83:
@@ -330,9 +330,9 @@ def parse_configured_addresses(resp):
     dp = ds = None
     for t, a, b in tlv.children(resp, voff, vend):
         if t == 0x80:
-            dp = bytes(resp[a:b]).decode()
+            dp = tlv.text(resp, a, b)
         elif t == 0x81:
-            ds = bytes(resp[a:b]).decode()
+            ds = tlv.text(resp, a, b)
     return dp, ds
 
 
@@ -368,11 +368,11 @@ def parse_profile_info_list(resp):
             elif ft == 0x9F70:
                 d["state"] = tlv.uint(resp, p, q, ft)
             elif ft == 0x90:
-                d["nickname"] = bytes(resp[p:q]).decode()
+                d["nickname"] = tlv.text(resp, p, q)
             elif ft == 0x91:
-                d["serviceProviderName"] = bytes(resp[p:q]).decode()
+                d["serviceProviderName"] = tlv.text(resp, p, q)
             elif ft == 0x92:
-                d["profileName"] = bytes(resp[p:q]).decode()
+                d["profileName"] = tlv.text(resp, p, q)
             elif ft == 0x95:
                 d["profileClass"] = tlv.uint(resp, p, q, ft)
         out.append(d)
@@ -407,7 +407,7 @@ def parse_euicc_package_request(buf, off=0, end=None):
     d = {"psmos": [], "eco": False, "eimTransactionId": None}
     for t, a, b in tlv.children(buf, f[0], f[1]):
         if t == 0x80:
-            d["eimId"] = bytes(buf[a:b]).decode()
+            d["eimId"] = tlv.text(buf, a, b)
         elif t == _TAG_EID:
             d["eidValue"] = bytes(buf[a:b])
         elif t == 0x81:
@@ -448,7 +448,7 @@ def parse_euicc_package_result(buf, off=0, end=None):
         raise tlv.TlvError("EuiccPackageResult without data", 0x30, a)
     for ft, p, q in tlv.children(buf, data[0], data[1]):
         if ft == 0x80:
-            d["eimId"] = bytes(buf[p:q]).decode()
+            d["eimId"] = tlv.text(buf, p, q)
         elif ft == 0x81:
             d["counterValue"] = tlv.uint(buf, p, q, ft)
         elif ft == 0x82:

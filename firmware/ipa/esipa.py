@@ -243,7 +243,7 @@ def parse_download_trigger(buf, a, b):
         if t == 0xA0:
             ct, p, q = tlv.header(buf, x, y)
             if ct == 0x80:
-                d["activationCode"] = _raw(buf, p, q).decode()
+                d["activationCode"] = tlv.text(buf, p, q)
             elif ct == 0x81:
                 d["contactDefaultSmdp"] = True
             elif ct == 0xA2:
@@ -290,8 +290,10 @@ def decode(buf, version=V12):
     if vend != len(buf):
         raise tlv.TlvError("trailing bytes after ESipa message", tag, vend)
     if tag == TAG_GET_EIM_PACKAGE or tag == TAG_TRANSFER_EIM_PACKAGE:
-        t, start, a, b = next(tlv.elements(buf, voff, vend))
         name = "getEimPackage" if tag == TAG_GET_EIM_PACKAGE else "transferEimPackage"
+        if voff == vend:
+            raise EsipaError("empty " + name, tag)
+        t, start, a, b = next(tlv.elements(buf, voff, vend))
         return name, _eim_package(buf, t, start, a, b)
     if tag == TAG_PROVIDE_RESULT:
         return "provideEimPackageResult", _provide_result_response(buf, voff, vend, version)
@@ -357,7 +359,7 @@ def _init_auth_ok(buf, a, b):
         elif t == 0x04:
             d["euiccCiPKIdToBeUsed"] = _raw(buf, start, y)
         elif t == 0x0C:
-            d["matchingId"] = _raw(buf, x, y).decode()
+            d["matchingId"] = tlv.text(buf, x, y)
         elif t == 0xA2:
             # [2] around the CtxParams1 CHOICE: relay the inner alternative to AuthenticateServer.
             d["ctxParams1"] = _raw(buf, x, y)
@@ -365,9 +367,15 @@ def _init_auth_ok(buf, a, b):
         if k not in d:
             raise EsipaError("InitiateAuthenticationOkEsipa without " + k)
     if d["transactionId"] is None:
-        s = tlv.find(d["serverSigned1"], 0x80, *tlv.expect(d["serverSigned1"], 0x30))
-        d["transactionId"] = d["serverSigned1"][s[0]:s[1]]
+        d["transactionId"] = _signed_txid(d["serverSigned1"])
     return d
+
+
+def _signed_txid(signed):
+    s = tlv.find(signed, 0x80, *tlv.expect(signed, 0x30))
+    if s is None:
+        raise EsipaError("signed data without transactionId", 0x30)
+    return signed[s[0]:s[1]]
 
 
 def _auth_client_dp(buf, a, b):
@@ -389,6 +397,5 @@ def _auth_client_dp(buf, a, b):
         if k not in d:
             raise EsipaError("AuthenticateClientOkDPEsipa without " + k)
     if d["transactionId"] is None:
-        s = tlv.find(d["smdpSigned2"], 0x80, *tlv.expect(d["smdpSigned2"], 0x30))
-        d["transactionId"] = d["smdpSigned2"][s[0]:s[1]]
+        d["transactionId"] = _signed_txid(d["smdpSigned2"])
     return d

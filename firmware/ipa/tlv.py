@@ -137,6 +137,14 @@ def uint(buf, voff, vend, tag=None):
     return v
 
 
+def text(buf, voff, vend, tag=None):
+    """UTF8String value as str; malformed UTF-8 is a TlvError like any other bad field."""
+    try:
+        return bytes(buf[voff:vend]).decode()
+    except UnicodeError:
+        raise TlvError("invalid UTF-8", tag, voff)
+
+
 def tag_size(tag):
     if tag > 0xFFFF:
         return 3

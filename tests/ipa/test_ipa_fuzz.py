@@ -1,0 +1,112 @@
+"""Property tests: whatever bytes arrive (from the eUICC, the eIM, or a cut-off transfer), the
+IPAd's decoders fail only with their documented errors (TlvError and its ESipa/ES10b/BPP
+kin), never with IndexError, StopIteration, UnicodeError and the like."""
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from ipa import apdu, bpp, es10b, esipa, tlv
+
+DECODE_ERRORS = (tlv.TlvError, esipa.EsipaError, es10b.Es10Error, bpp.BppError)
+SETTINGS = settings(max_examples=500, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+# Byte strings biased toward TLV-looking input: plausible tags and lengths glued together.
+_TAGS = st.sampled_from([b"\xbf\x2b", b"\xbf\x4f", b"\xbf\x50", b"\xbf\x51", b"\xbf\x39",
+                         b"\xbf\x3b", b"\xbf\x3a", b"\xbf\x36", b"\xbf\x23", b"\xa0", b"\xa1",
+                         b"\xa2", b"\xa3", b"\x80", b"\x81", b"\x86", b"\x88", b"\x5a", b"\x30",
+                         b"\x02", b"\x0c", b"\x5f\x37", b"\xbf\x37", b"\xbf\x27", b"\xbf\x2f"])
+_LENS = st.sampled_from([b"\x00", b"\x01", b"\x05", b"\x7f", b"\x80", b"\x81\x10", b"\x82\x01\x00",
+                         b"\x83\x00\x00\x08", b"\x84\x00\x00\x00\x01", b"\x81"])
+tlvish = st.lists(st.one_of(_TAGS, _LENS, st.binary(max_size=12)), max_size=24).map(b"".join)
+_PRIM = st.sampled_from([0x80, 0x81, 0x82, 0x83, 0x84, 0x86, 0x87, 0x88, 0x02, 0x04, 0x05,
+                         0x0C, 0x5A, 0x5C, 0x5F37, 0x9F70, 0x4F])
+_CONS = st.sampled_from([0x30, 0xA0, 0xA1, 0xA2, 0xA3, 0xA5, 0xE3, 0xBF20, 0xBF23, 0xBF25,
+                         0xBF27, 0xBF2F, 0xBF36, 0xBF37, 0xBF51, 0xBF52, 0xBF53, 0xBF54])
+_OUTER = st.sampled_from([0xBF2B, 0xBF2D, 0xBF2E, 0xBF30, 0xBF37, 0xBF38, 0xBF39, 0xBF3A,
+                          0xBF3B, 0xBF3C, 0xBF3E, 0xBF41, 0xBF4E, 0xBF4F, 0xBF50, 0xBF51,
+                          0xBF55, 0xBF56, 0xBF57, 0xBF58, 0xBF5A])
+_leaf = st.builds(lambda t, v: tlv.encode(t, v), _PRIM,
+                  st.one_of(st.binary(max_size=6), st.sampled_from([b"\xff\xfe", b"\x01"])))
+_tree = st.recursive(_leaf, lambda kids: st.builds(
+    lambda t, cs: tlv.encode(t, b"".join(cs)), _CONS, st.lists(kids, max_size=4)), max_leaves=12)
+# Well-formed TLV trees under a real message tag: these reach deep into the decoders.
+messages = st.builds(lambda t, cs: tlv.encode(t, b"".join(cs)), _OUTER,
+                     st.lists(_tree, max_size=4))
+anybytes = st.one_of(st.binary(max_size=300), tlvish, messages)
+
+PARSERS = [
+    es10b.parse_eid, es10b.parse_eim_configuration_data, es10b.parse_add_initial_eim,
+    es10b.parse_notifications_list, es10b.parse_notification_sent, es10b.parse_euicc_challenge,
+    es10b.parse_certs, es10b.parse_configured_addresses, es10b.parse_profile_info_list,
+    es10b.parse_euicc_package_request, es10b.parse_euicc_package_result,
+    es10b.parse_profile_rollback, es10b.parse_immediate_enable,
+    es10b.parse_profile_installation_result, es10b.load_euicc_package,
+    lambda b: es10b.response_alternative(b, es10b.TAG_AUTHENTICATE_SERVER, "AuthenticateServer"),
+    esipa.decode, lambda b: esipa.decode(b, esipa.V10), esipa.tag_list,
+]
+
+
+@SETTINGS
+@given(anybytes)
+def test_tlv_walk_raises_only_tlv_error(data):
+    try:
+        for tag, voff, vend in tlv.children(data):
+            if tlv.is_constructed(tag):
+                list(tlv.children(data, voff, vend))
+    except tlv.TlvError:
+        pass
+
+
+@SETTINGS
+@given(anybytes, st.integers(min_value=0, max_value=len(PARSERS) - 1))
+def test_decoders_raise_only_documented_errors(data, which):
+    try:
+        PARSERS[which](data)
+    except DECODE_ERRORS:
+        pass
+
+
+_WHOLE = [
+    esipa.get_eim_package(bytes(16), True, 3, b"\x12\xf3\x45"),
+    esipa.provide_eim_package_result(esipa.epr_and_notifications(
+        tlv.encode(0xBF51, tlv.encode(0xA2, tlv.encode(0x80, b"eim"))), [b"\xbf\x37\x00"])),
+    es10b.add_initial_eim([es10b.eim_configuration_data("e", fqdn="f", counter=1)]),
+    tlv.encode(0xBF36, tlv.encode(0xBF23, bytes(40)) + tlv.encode(0xA3, tlv.encode(0x86, bytes(300)))),
+]
+
+
+@SETTINGS
+@given(st.sampled_from(_WHOLE), st.data())
+def test_truncated_messages_raise_tlv_error(msg, data):
+    cut = data.draw(st.integers(min_value=0, max_value=len(msg) - 1))
+    try:
+        tlv.header(msg[:cut])
+    except tlv.TlvError:
+        return
+    raise AssertionError("truncated message decoded")
+
+
+def _drain(splitter, chunk, respond):
+    g = splitter.feed(chunk)
+    r = None
+    while True:
+        try:
+            a = g.send(r)
+        except StopIteration:
+            return
+        assert len(a) <= 260
+        r = respond(a)
+
+
+@SETTINGS
+@given(anybytes, st.integers(min_value=1, max_value=64), st.booleans())
+def test_bpp_splitter_raises_only_bpp_errors(data, chunk, envelope):
+    sp = bpp.BppSplitter(apdu.StoreData(0), envelope=envelope)
+    try:
+        for i in range(0, len(data), chunk):
+            _drain(sp, data[i:i + chunk], lambda a: (b"", 0x9000))
+            if sp.done:
+                break
+        sp.finish()
+    except (bpp.BppError, apdu.ApduError):
+        pass
