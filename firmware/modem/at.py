@@ -329,8 +329,10 @@ class At:
             except Exception:
                 self.urc_errors += 1  # a bad URC must not kill the reader task
             return
-        if p is not None and p.kind == FINAL_NONE:
-            if p.command.startswith("AT") and line.startswith("AT"):
+        if p is not None and p.kind == FINAL_NONE and (pfx is None or p.prefix is None):
+            # bare lines (CGSN, CCID, hex data rows) belong to the command; a command that
+            # names its prefix takes no lines with other prefixes
+            if line.startswith("AT"):
                 return  # echo of a command the modem mangled, tolerated
             self._add(p, line)
         else:

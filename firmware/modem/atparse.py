@@ -253,6 +253,7 @@ class LineFramer:
             c = buf[pos]
             if c == 13 or c == 10:
                 self._pos = pos + 1
+                self._dropping = False  # the terminator ends a line being dropped
                 continue
             if self.want_prompt and c == 62 and not self._dropping:  # '>'
                 self._pos = pos + 1
@@ -274,7 +275,9 @@ class LineFramer:
                     break
                 i += 1
             if i >= end:
-                if end - pos > self.max_line:
+                if self._dropping:
+                    self._pos = end  # still inside a line already counted as overlong
+                elif end - pos > self.max_line:
                     self._dropping = True
                     self.overlong += 1
                     self._pos = end

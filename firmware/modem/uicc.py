@@ -23,10 +23,12 @@ _CME_INVALID_INDEX = const(21)
 #   cgla_timeout_ms  +CGLA round trips are slow (the baseband queues them behind radio work)
 #   cme13_csim       +CME ERROR: 13 on +CGLA while no profile is enabled: fall back to +CSIM
 #   stale            session ids / channel numbers closed at start (left open by a previous run)
+#   stale_csim       session ids are unguessable: close those channels with MANAGE CHANNEL
+#                    over +CSIM instead (the modem drops the session with its channel)
 QUIRKS = {
     "standard": {},
     "nrf91_slm": {"cme13_csim": True, "stale": (1, 2, 3)},
-    "bg95": {"text_session": True, "max_cmd": 560, "stale": (1, 2, 3)},
+    "bg95": {"text_session": True, "max_cmd": 560, "stale": (1, 2, 3), "stale_csim": True},
     "sim7080": {"bare_ccho": True, "cgla_timeout_ms": 30000, "stale": (1, 2, 3)},
     "sara_r5": {"no_ccho": True, "max_cmd": 300, "stale": (1, 2, 3)},
 }
@@ -93,7 +95,7 @@ class Uicc:
     async def _cleanup(self):
         for s in self.q.get("stale", ()):
             try:
-                if self.use_csim:
+                if self.use_csim or self.q.get("stale_csim"):
                     await self._csim(bytes((0x00, _INS_MANAGE_CHANNEL, 0x80, s, 0x00)))
                 else:
                     await self.at.cmd("AT+CCHC=%s" % s)

@@ -4,7 +4,7 @@
 
 Prints `modem_sim: tcp 127.0.0.1:PORT` or `modem_sim: pty /dev/pts/N` when ready.  Lines on
 stdin control fault injection (one per line, answered with `ok ...` on stdout):
-    mute N            no answer to the next N commands
+    mute N            no answer to the next N commands   mute_on PREFIX  no answer to that command
     reset             reboot now (boot URCs)         reset_on PREFIX  reboot when that command comes
     garble RATE       noise line before an output line with probability RATE
     drop_urc RATE     drop URCs with probability RATE
@@ -18,6 +18,7 @@ stdin control fault injection (one per line, answered with `ok ...` on stdout):
 import argparse
 import asyncio
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -57,8 +58,14 @@ def load_card(spec, state):
             return None
         cls = mod.Card
     else:
-        modname, _, clsname = spec.partition(":")
-        cls = getattr(importlib.import_module(modname), clsname or "Card")
+        modname, _, clsname = spec.rpartition(":") if spec.count(":") else (spec, "", "Card")
+        if modname.endswith(".py"):
+            loc = importlib.util.spec_from_file_location("modem_sim_card", modname)
+            mod = importlib.util.module_from_spec(loc)
+            loc.loader.exec_module(mod)
+        else:
+            mod = importlib.import_module(modname)
+        cls = getattr(mod, clsname or "Card")
     card = cls(state) if state else cls()
     card.power_on()
     return card
@@ -114,6 +121,8 @@ def control(modem, line):
         f["mute"] = int(args[0]) if args else 1
     elif cmd == "reset":
         asyncio.get_running_loop().create_task(modem.reboot())
+    elif cmd == "mute_on":
+        f["mute_on"] = args[0].upper()
     elif cmd == "reset_on":
         f["reset_on"] = args[0].upper()
     elif cmd in ("garble", "drop_urc", "delay"):

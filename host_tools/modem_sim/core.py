@@ -69,7 +69,7 @@ class SimModem:
         self.sessions = {}  # session id -> logical channel number
         self.sockets = {}
         self.faults = {"mute": 0, "garble": 0.0, "drop_urc": 0.0, "reset_on": None, "delay": 0.0,
-                       "storm_on": None}
+                       "storm_on": None, "mute_on": None}
         self.counters = {"commands": 0, "cgla": 0, "csim": 0, "urcs": 0, "dropped_urcs": 0,
                          "garbage": 0, "resets": 0, "too_long": 0}
         self._inbuf = bytearray()
@@ -171,6 +171,9 @@ class SimModem:
         f = self.faults
         if f["mute"]:
             f["mute"] -= 1
+            return
+        if f["mute_on"] and text.upper().startswith(f["mute_on"]):
+            f["mute_on"] = None
             return
         if f["reset_on"] and text.upper().startswith(f["reset_on"]):
             f["reset_on"] = None
@@ -564,6 +567,11 @@ class SimModem:
             raise CmdError(_CME_NOT_ALLOWED)
         self.counters["csim"] += 1
         rsp = self._card(apdu)
+        if apdu[1] == 0x70 and apdu[2] == 0x80 and rsp[-2:] == b"\x90\x00":
+            # MANAGE CHANNEL close through +CSIM: the session on that channel is gone too
+            for sid, ch in list(self.sessions.items()):
+                if ch == apdu[3]:
+                    del self.sessions[sid]
         h = rsp.hex().upper()
         return ['+CSIM: %d,"%s"' % (len(h), h)]
 

@@ -42,6 +42,8 @@ async def s_udp(d, args):
     host, port = args[0], int(args[1])
     await d.attach("iot.nordnett", 10000)
     t = await AtUdpTransport.open(d)
+    if len(args) > 2:
+        t.sock.poll_ms = int(args[2])  # tests with lost data URCs
     remote = t.resolve(host, port)
     buf = bytearray(t.max_datagram)
     echoed = []
@@ -63,7 +65,6 @@ async def s_apdu(d, args):
     u = Uicc(d.at, quirks, d)
     out = {"quirks": quirks, "segment": u.max_segment}
     async with await u.open(ISDR) as ch:
-        out["csim"] = ch.csim
         data, sw = await ch.transmit(b"\x80\xCA\x00\x5A\x00")  # wrong Le: card says 6C10
         out["eid"] = data.hex()
         out["eid_sw"] = sw
@@ -74,6 +75,7 @@ async def s_apdu(d, args):
         out["store_len"] = len(data)
         out["store_sha"] = _sha(data)
         out["round_trips"] = u.round_trips
+        out["csim"] = ch.csim
     out["stats"] = d.at.stats()
     result(out)
 

@@ -29,7 +29,7 @@ class Card:
     def __init__(self, state=None):
         self.state = state
         self.on_refresh = None
-        self.enabled = 0
+        self.enabled = None if state == "none" else 0  # state "none": no profile enabled
         self.reset()
 
     def power_on(self):
