@@ -16,6 +16,7 @@ PEDefinitions and the PKIX modules; qualify as "RSPDefinitions.EUICCInfo2" to pi
 
 import glob
 import importlib.util
+import logging
 import os
 import sys
 import threading
@@ -57,6 +58,8 @@ def load():
                 spec = importlib.util.spec_from_file_location("_sgp32_v1_2_pycrate", module_path())
                 mod = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(mod)
+                # certificates carry ANY-typed algorithm parameters; pycrate warns on each decode
+                logging.getLogger("pycrate.asn1rt").setLevel(logging.ERROR)
                 _module = mod
     return _module
 
@@ -126,3 +129,29 @@ def roundtrip(type_name, der):
 def names():
     """All type names of the SGP32Definitions module (v1.2)."""
     return list(load().SGP32Definitions._type_)
+
+
+def types_with_tag(tag):
+    """Qualified names of the types whose outermost tag is `tag` (identifier octets as int,
+    e.g. 0xBF51) -- for finding what a captured TLV is."""
+    cls_bits = {0: 0x00, 1: 0x40, 2: 0x80, 3: 0xC0}
+    out = []
+    mod = load()
+    for mod_name in _MODULE_ORDER:
+        m = getattr(mod, mod_name)
+        for name in m._type_:
+            obj = getattr(m, name.replace("-", "_"), None)
+            tags = getattr(obj, "_tagc", None) or []
+            if not tags:
+                continue
+            cls, num = tags[0][0], tags[0][1]
+            if num is None:
+                continue
+            constructed = obj.TYPE in ("SEQUENCE", "SET", "SEQUENCE OF", "SET OF", "CHOICE") \
+                or len(tags) > 1
+            first = cls_bits.get(cls, 0) | (0x20 if constructed else 0)
+            ident = bytes([first | num]) if num < 31 else bytes([first | 0x1F, num]) \
+                if num < 128 else bytes([first | 0x1F, 0x80 | num >> 7, num & 0x7F])
+            if int.from_bytes(ident, "big") == tag:
+                out.append("%s.%s" % (mod_name, name))
+    return out

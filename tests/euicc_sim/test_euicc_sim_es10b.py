@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import harness
+from host_tools import pki as _pki
 from host_tools import sgp32_oracle as oracle
 from host_tools.euicc_sim.card import Card
 from host_tools.euicc_sim.client import IsdrClient
@@ -127,3 +128,17 @@ def test_state_cli_show_and_reset(tmp_path, test_pki):
     subprocess.run(cmd + ["reset"] + common, capture_output=True, text=True, timeout=60, check=True,
                    cwd=harness.ROOT)
     assert Card(state_path=path, pki=test_pki).enabled_profile()["iccid"] == "8900101000000000017"
+
+
+def test_card_with_other_eid_uses_matching_euicc_certificate(test_pki):
+    from cryptography import x509
+    base = "890490320000000000000000000042"
+    eid = base + "%02d" % (98 - int(base + "00") % 97)   # valid check digits
+    card = Card(eid=eid, pki=test_pki)
+    client = IsdrClient(card)
+    client.open()
+    got = oracle.decode("GetEuiccDataResponse", client.es10(bytes.fromhex("BF3E035C015A")))
+    assert got["eidValue"].hex() == eid
+    cert = card.isdr.euicc.cert
+    assert cert.subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)[0].value == eid
+    assert _pki.cert_verifies(cert, test_pki.eum.cert)

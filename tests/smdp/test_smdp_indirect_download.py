@@ -149,3 +149,22 @@ def test_indirect_download_over_https(card, isdr, test_pki, processes):
         client.close()
     assert pir["profileInstallationResultData"]["finalResult"][0] == "successResult"
     assert card.state.profile_by_iccid(NEW_ICCID)["state"] == "disabled"
+
+
+def test_immediate_enable_after_download(card, isdr, smdp):
+    """SGP.32 5.9.15: with immediate enable configured, the IPAd enables the just-installed
+    profile without an eIM package; the card refreshes onto the new network."""
+    rsp = oracle.decode("ConfigureImmediateProfileEnablingResponse", isdr.es10(oracle.encode(
+        "ConfigureImmediateProfileEnablingRequest", {"immediateEnableFlag": 0})))
+    assert rsp == {"configImmediateEnableResult": 0}
+    relay.indirect_download(isdr, smdp)
+    refreshed = []
+    card.on_refresh = lambda: refreshed.append(card.enabled_profile()["mnc"])
+    rsp = oracle.decode("ImmediateEnableResponse", isdr.es10(oracle.encode(
+        "ImmediateEnableRequest", {"refreshFlag": True})))
+    assert rsp == {"immediateEnableResult": 0}
+    assert refreshed == ["03"]
+    # only once per installed profile
+    rsp = oracle.decode("ImmediateEnableResponse", isdr.es10(oracle.encode(
+        "ImmediateEnableRequest", {"refreshFlag": True})))
+    assert rsp == {"immediateEnableResult": 1}
