@@ -89,17 +89,23 @@ class Encoder:
         if write is None:
             self._buf = bytearray()
             write = self._buf.extend
+            self._byte = self._buf.append
         self._w = write
 
     def getvalue(self):
         return bytes(self._buf)
 
+    def _byte(self, b):
+        # Replaced by bytearray.append when encoding into the internal buffer (no allocation).
+        self._w(bytes((b,)))
+
     def _head(self, major, n):
         mt = major << 5
         if n < 24:
-            self._w(bytes((mt | n,)))
+            self._byte(mt | n)
         elif n < 0x100:
-            self._w(bytes((mt | 24, n)))
+            self._byte(mt | 24)
+            self._byte(n)
         elif n < 0x10000:
             self._w(struct.pack(">BH", mt | 25, n))
         elif n < 0x100000000:
@@ -129,27 +135,27 @@ class Encoder:
 
     def array(self, n=None):
         if n is None:
-            self._w(b"\x9f")
+            self._byte(0x9F)
         else:
             self._head(_M_ARRAY, n)
 
     def map(self, n=None):
         if n is None:
-            self._w(b"\xbf")
+            self._byte(0xBF)
         else:
             self._head(_M_MAP, n)
 
     def end(self):
-        self._w(b"\xff")
+        self._byte(0xFF)
 
     def tag(self, t):
         self._head(_M_TAG, t)
 
     def bool(self, v):
-        self._w(b"\xf5" if v else b"\xf4")
+        self._byte(0xF5 if v else 0xF4)
 
     def null(self):
-        self._w(b"\xf6")
+        self._byte(0xF6)
 
     def float(self, x):
         h = _half_bits(x)

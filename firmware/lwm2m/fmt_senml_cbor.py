@@ -23,7 +23,10 @@ for _name, _key in _LABELS:
 
 
 def encode_to(write, records, base_path):
-    enc = cbor.Encoder(write)
+    _emit(cbor.Encoder(write), records, base_path)
+
+
+def _emit(enc, records, base_path):
     enc.array(len(records))
     for e in fmt_senml.entries(records, base_path):
         n = 0
@@ -38,9 +41,9 @@ def encode_to(write, records, base_path):
 
 
 def encode(records, base_path, type_of=None):
-    out = bytearray()
-    encode_to(out.extend, records, base_path)
-    return bytes(out)
+    enc = cbor.Encoder()
+    _emit(enc, records, base_path)
+    return enc.getvalue()
 
 
 def decode(data, base_path, type_of):

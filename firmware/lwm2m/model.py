@@ -27,8 +27,10 @@ Public API (used by the engine in lwm2m/dm.py, rd_client.py, observe.py, bootstr
 Records are (path, value) tuples: path (oid, iid, rid) for a single resource, (oid, iid, rid, riid)
 for one instance of a multiple resource; values are Python values of the resource type
 (str, int, float, bool, bytes, (oid, iid) for objlnk, int seconds for time).
-Content-format codecs (lwm2m/fmt_*.py) share one shape: encode(records, base_path) -> bytes and
-decode(data, base_path, type_of) -> records; codec(ct) returns the module for a content format.
+Content-format codecs (lwm2m/fmt_*.py) share one shape: encode(records, base_path, type_of=None)
+-> bytes and decode(data, base_path, type_of) -> records (pass Registry.type_of); codec(ct) returns
+the module for a content-format number. Records may carry a third element, a timestamp (SenML).
+A decoder never raises anything but Error: 4.00 for malformed input, 4.04 from type_of.
 """
 
 from micropython import const
@@ -284,12 +286,13 @@ class Registry:
         """Set a value from firmware code (a sensor, the modem); no access or operation checks.
         A 3-part path to a multiple resource takes a dict or list of values."""
         obj = self._obj(path[0])
-        inst = obj.instances.get(path[1])
-        if inst is None:
-            inst = obj.instances[path[1]] = obj.new_instance(path[1])
         f = obj.field(path[2])
         if f is None:
             raise Error(NOT_FOUND, "resource %s" % path_str(path))
+        inst = obj.instances.get(path[1])
+        if inst is None:
+            inst = obj.instances[path[1]] = obj.new_instance(path[1])
+            self._notify((path[0], path[1]))
         if len(path) == 4:
             multi = inst.get(path[2])
             if not isinstance(multi, dict):
