@@ -152,6 +152,23 @@ class Card:
         return {"iccid": p["iccid"], "imsi": p["imsi"], "mcc": p["mcc"], "mnc": p["mnc"],
                 "apn": p["apn"]}
 
+    def open_channels(self):
+        """Logical channel numbers open now (the basic channel 0 not included)."""
+        with self._lock:
+            return sorted(n for n in self._channels if n)
+
+    def switch(self, iccid):
+        """Test control (not an APDU): make `iccid` the enabled profile as if a PSMO had, with
+        the same notifications and refresh. Returns the EnableProfileResult code (0 ok)."""
+        with self._lock:
+            code = self.isdr.enable(iccid)
+            self.state.save()
+            refresh = self.isdr.refresh_pending
+            self.isdr.refresh_pending = False
+        if refresh and self.on_refresh is not None:
+            self.on_refresh()
+        return code
+
     def transmit(self, apdu):
         with self._lock:
             if not self.powered:

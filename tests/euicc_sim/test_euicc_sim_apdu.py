@@ -157,3 +157,18 @@ def test_logical_channel_limit_and_extended_cla(card):
     assert sw(card.transmit(bytes.fromhex("C0E2910006BF3E035C015A00"))[-2:]) == "9000"
     assert sw(card.transmit(bytes.fromhex("0070800400"))) == "9000"
     assert sw(card.transmit(bytes.fromhex("40A4040010") + ISDR_AID)) == "6881"
+
+
+def test_test_controls_open_channels_and_switch(card):
+    """Hooks the modem simulator uses: open_channels() and switch(iccid) (refresh fires)."""
+    card.power_on()
+    card.transmit(bytes.fromhex("0070000001"))
+    card.transmit(bytes.fromhex("0070000001"))
+    assert card.open_channels() == [1, 2]
+    refreshed = []
+    card.on_refresh = lambda: refreshed.append(card.enabled_profile()["mnc"])
+    assert card.switch("8900102000000000025") == 0
+    assert refreshed == ["02"]
+    assert card.switch("8900102000000000025") == 2 and refreshed == ["02"]
+    card.reset()
+    assert card.open_channels() == []
