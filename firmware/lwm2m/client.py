@@ -65,6 +65,7 @@ _SRV_RETRY_COUNT = const(17)
 _SRV_RETRY_TIMER = const(18)
 _SRV_SEQ_DELAY = const(19)
 _SRV_SEQ_COUNT = const(20)
+_SRV_NOTIFY_MODE = const(26)
 _DEF_DISABLE_TIMEOUT_S = const(86400)
 
 
@@ -534,13 +535,21 @@ class Client:
         if acc.rd is not None and acc.rd.is_registered() and acc.queue is not None and not acc.queue.awake:
             acc.rd.trigger_update(now)
 
+    def _wants_con(self, o):
+        """CON when the `con` attribute (1.2) or Default Notification Mode /1/x/26 says so."""
+        acc = self._acc_by_ssid(o.ctx)
+        con = self._attrs_for_path(o.ctx, o.path).get("con")
+        if con is None and acc is not None:
+            con = self._srv(acc, _SRV_NOTIFY_MODE, 0)
+        return con == 1
+
     def _notify(self, key, now):
+        o = self.engine.get(key)
         self._notifying = key
         try:
-            count = self.ep.notify(key)
+            count = self.ep.notify(key, self._wants_con(o))
         finally:
             self._notifying = None
-        o = self.engine.get(key)
         if count == 0:
             self.engine.remove(key)  # the observer went away (RST, timeout, cancel)
             self.log("observe-gone", key)
@@ -554,7 +563,7 @@ class Client:
             self._override = (key, (ct, payload))
             self._notifying = key
             try:
-                self.ep.notify(key)
+                self.ep.notify(key, True)  # held back once already: make sure it arrives
             finally:
                 self._notifying = None
                 self._override = None

@@ -46,7 +46,9 @@ async def registered(processes, ep, **kw):
     dev = start_client(processes, ep, server.port, **kw)
     try:
         await server.wait_registered(ep, 20)
-    except asyncio.TimeoutError:
+        # the server answered; wait until the device has taken the answer in as well
+        await expect(dev, r"lwm2m registered /rd/")
+    except (asyncio.TimeoutError, TimeoutError, EOFError):
         await server.stop()
         raise AssertionError("no registration; device output:\n" + dev.output())
     return server, dev
