@@ -185,6 +185,8 @@ class Download:
                 raw, value = b["buf"][:ve], b["buf"][vs:ve]
                 b["buf"] = b["buf"][ve:]
                 b["consumed"] += ve
+                if tag in (0x86, 0x87, 0x88) and ve > scp03t.SEGMENT_MAX:
+                    return self._fail(_CMD_LOAD, _R_SCP_STRUCT)
                 res = self._element(tag, raw, value)
             if res is not None:
                 return res

@@ -21,6 +21,11 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from host_tools.euicc_sim import tlv
 
 KEY_TYPE_AES = b"\x88"
+SEGMENT_MAX = 1020       # bytes per '86'/'87'/'88' TLV, tag and length included (SGP.22 2.5.3)
+# plaintext per segment so that a TLV stays within SEGMENT_MAX: 4 header bytes, 8 MAC bytes,
+# and for encrypted data at least one padding byte up to a 16-byte boundary
+PLAIN_MAX_ENCRYPTED = (SEGMENT_MAX - 4 - 8) // 16 * 16 - 1
+PLAIN_MAX_MAC_ONLY = SEGMENT_MAX - 4 - 8
 KEY_LEN_16 = b"\x10"
 _KEY_USAGE = b"\x5C"
 
@@ -70,8 +75,9 @@ class Session:
 
     def wrap(self, tag, data, encrypt):
         """SM-DP+ side: one '86'/'87'/'88' TLV."""
+        # the ICV counter counts every '86'/'87'/'88' TLV, encrypted or not (SGP.22 2.5.4)
+        self.block += 1
         if encrypt:
-            self.block += 1
             padded = bytes(data) + b"\x80"
             padded += b"\x00" * (-len(padded) % 16)
             enc_ecb = Cipher(algorithms.AES(self.s_enc), modes.ECB()).encryptor()

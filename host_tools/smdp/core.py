@@ -31,7 +31,6 @@ from host_tools.euicc_sim.state import iccid_to_bytes, mccmnc_to_bytes
 
 SMDP_OID = (2, 999, 32, 1)
 HOST_ID = b"TEST-SMDP+"
-_SEGMENT = 1020          # plaintext bytes per '86' / '88' segment
 DEFAULT_PROFILE_SIZE = 64 * 1024
 
 
@@ -239,11 +238,13 @@ class SmDp:
                                                            {"dpOid": SMDP_OID}})
         first87 = [_value(scp.wrap(0x87, configure, True))]
         meta = oracle.encode("StoreMetadataRequest", self._metadata(sess["order"]))
-        seq88 = [_value(scp.wrap(0x88, meta[i:i + _SEGMENT], False))
-                 for i in range(0, len(meta), _SEGMENT)]
+        step = scp03t.PLAIN_MAX_MAC_ONLY
+        seq88 = [_value(scp.wrap(0x88, meta[i:i + step], False))
+                 for i in range(0, len(meta), step)]
         plain = os.urandom(sess["order"]["size"])
-        seq86 = [_value(scp.wrap(0x86, plain[i:i + _SEGMENT], True))
-                 for i in range(0, len(plain), _SEGMENT)] or [_value(scp.wrap(0x86, b"", True))]
+        step = scp03t.PLAIN_MAX_ENCRYPTED
+        seq86 = [_value(scp.wrap(0x86, plain[i:i + step], True))
+                 for i in range(0, len(plain), step)] or [_value(scp.wrap(0x86, b"", True))]
         return {"initialiseSecureChannelRequest": isc, "firstSequenceOf87": first87,
                 "sequenceOf88": seq88, "sequenceOf86": seq86}
 

@@ -72,6 +72,8 @@ def test_bpp_64KB_segmented_per_sgp22_2_5_5(card, isdr, smdp):
     assert [s[0] for s in segs[3:3 + n88]] == [0x88] * n88
     assert segs[3 + n88][0] == 0xA3 and len(segs[3 + n88]) <= 5
     assert [s[0] for s in segs[4 + n88:]] == [0x86] * len(bpp["sequenceOf86"])
+    # SGP.22 2.5.3: no '86'/'88' TLV longer than 1020 bytes
+    assert max(len(s) for s in segs[3:] if s[0] in (0x86, 0x88)) <= 1020
 
 
 def test_tampered_profile_element_mac_fails_install(card, isdr, smdp):
