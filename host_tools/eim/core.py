@@ -203,7 +203,7 @@ class EimCore:
             return self._malformed_response(tag, eid_or_none)
         try:
             return self._dispatch(eid_or_none, tag, der, voff, vlen)
-        except (DecodeError, KeyError, IndexError, TypeError, ValueError) as exc:
+        except (DecodeError, KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
             if isinstance(exc, MalformedMessage):
                 raise
             # a well-formed TLV tree with contents this eIM cannot use (e.g. an unknown

@@ -355,3 +355,14 @@ def test_malformed_ipa_input_never_crashes_the_eim(data):
         return
     if answer is not None:
         codec.decode("EsipaMessageFromEimToIpa", answer)
+
+
+def test_result_with_out_of_range_counterValue_undefinedError(eim):
+    data = {"eimId": EIM_ID, "counterValue": 2 ** 80, "seqNumber": 1,
+            "euiccResult": [("enableResult", 0)]}
+    result = ("euiccPackageResult", ("euiccPackageResultSigned", {
+        "euiccPackageResultDataSigned": data, "euiccSignEPR": bytes(64)}))
+    answer = eim.handle_ipa_message(None, ipa("provideEimPackageResult", {
+        "eidValue": binascii.unhexlify(EID), "eimPackageResult": result}))
+    assert codec.decode("EsipaMessageFromEimToIpa", answer) == (
+        "provideEimPackageResultResponse", ("provideEimPackageResultError", core.UNDEFINED_ERROR))
