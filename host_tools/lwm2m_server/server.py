@@ -419,11 +419,14 @@ class Observation:
         self.cancelled = False
         self._queue = asyncio.Queue(_OBSERVE_QUEUE)
         self._first = asyncio.get_running_loop().create_future()
+        # nobody may ask for the first answer (plain iteration): do not warn about its error
+        self._first.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._msg = None
         self._coap_obs = None
         self._coap_req = None
         self._reader = None
         self._task = asyncio.create_task(self._start())
+        server._client(endpoint).observations.add(self)
 
     @property
     def path(self):
@@ -454,6 +457,11 @@ class Observation:
                                       blockwise=False)
 
             req, resp = await server._submit(client, job)
+        except asyncio.CancelledError:
+            if not self._first.done():
+                self._first.set_exception(OperationError(self.endpoint, operation, self.path, "cancelled"))
+            self._queue.put_nowait(None)
+            raise
         except Exception as exc:
             self._first.set_exception(exc)
             self._queue.put_nowait(None)
@@ -465,7 +473,6 @@ class Observation:
         if result.ok and resp.opt.observe is not None and req.observation is not None and not self.cancelled:
             self._coap_obs = req.observation
             self._coap_req = req
-            client.observations.add(self)
             self._reader = asyncio.create_task(self._read(req.observation))
         else:
             self._queue.put_nowait(None)
@@ -530,12 +537,17 @@ class Observation:
                 pass
         if self._reader is not None:
             self._reader.cancel()
+        elif not self._task.done():
+            self._task.cancel()  # still held (queue mode) or in flight: it ends the iteration
         else:
             self._queue.put_nowait(None)
 
     async def cancel(self, explicit=False, timeout=None):
         """Stop observing. Returns the client's answer to the explicit cancel, else None."""
-        await asyncio.gather(self._task, return_exceptions=True)
+        if not self._task.done():
+            self._forget()  # never reached the client (held or in flight): nothing to cancel there
+            await asyncio.gather(self._task, return_exceptions=True)
+            return None
         token = self._msg.token if self._msg is not None else None
         self._forget()
         self.server.store.audit(self.endpoint, "cancel-observe", ",".join(self.paths),

@@ -142,3 +142,21 @@ async def server_and_device(endpoint="dev1", register=True, **server_args):
 async def stop_all(*things):
     for thing in things:
         await thing.stop()
+
+
+class connected:
+    """`async with connected(**server_args) as (server, device):` — server_and_device() with
+    both stopped at the end, whatever happened."""
+
+    def __init__(self, endpoint="dev1", register=True, **server_args):
+        self._args = (endpoint, register, server_args)
+        self._pair = None
+
+    async def __aenter__(self):
+        endpoint, register, server_args = self._args
+        self._pair = await server_and_device(endpoint, register, **server_args)
+        return self._pair
+
+    async def __aexit__(self, *exc):
+        server, device = self._pair
+        await stop_all(device, server)

@@ -114,3 +114,19 @@ async def test_queue_mode_notification_wakes_the_held_queue():
         await obs.cancel()
     finally:
         await stop_all(device, server)
+
+
+@async_test
+async def test_queue_mode_cancel_of_held_observe_never_sends_it():
+    server, device = await _sleeping_client()
+    try:
+        obs = server.observe("dev1", "/3/0/9")
+        await asyncio.sleep(0.1)
+        assert await obs.cancel() is None
+        with pytest.raises(StopAsyncIteration):
+            await obs.next(2)
+        await device.update(server.port)
+        await asyncio.sleep(0.3)
+        assert device.requests == [] and server.pending("dev1") == 0
+    finally:
+        await stop_all(device, server)

@@ -6,15 +6,14 @@ import subprocess
 from aiocoap.numbers.codes import Code
 
 from host_tools.lwm2m_server import LwM2MServer
-from lwm2m_server_fakedev import FakeDevice, async_test, server_and_device, stop_all
+from lwm2m_server_fakedev import async_test, connected, server_and_device, stop_all
 
 COAP_CLIENT = "/usr/bin/coap-client-notls"
 
 
 @async_test
 async def test_register_created_with_location_and_directory_entry():
-    server, device = await server_and_device(register=False)
-    try:
+    async with connected(register=False) as (server, device):
         resp = await device.register(server.port, lt=120, extra="&lwm2m=1.1&b=U")
         assert resp.code == Code.CREATED
         assert resp.opt.location_path[0] == "rd" and len(resp.opt.location_path) == 2
@@ -25,14 +24,11 @@ async def test_register_created_with_location_and_directory_entry():
         assert reg.object_version(3) == "1.1" and reg.object_version(1) == "1.0"
         assert reg.remote_uri == "coap://127.0.0.1:%d" % device.port
         assert server.store.registrations()[0]["endpoint"] == "dev1"
-    finally:
-        await stop_all(device, server)
 
 
 @async_test
 async def test_register_alternate_path_and_queue_flag():
-    server, device = await server_and_device(register=False)
-    try:
+    async with connected(register=False) as (server, device):
         resp = await device.register(server.port, extra="&lwm2m=1.1&b=U&Q",
                                      links=b'</lwm2m>;rt="oma.lwm2m",</lwm2m/1/0>,</lwm2m/3303/1>')
         assert resp.code == Code.CREATED
@@ -41,25 +37,19 @@ async def test_register_alternate_path_and_queue_flag():
         assert reg.root == "/lwm2m/"
         assert sorted(reg.objects) == ["/1/0", "/3303/1"]
         assert reg.instances(3303) == [1]
-    finally:
-        await stop_all(device, server)
 
 
 @async_test
 async def test_register_lwm2m_1_0_binding_uq_means_queue_mode():
-    server, device = await server_and_device(register=False)
-    try:
+    async with connected(register=False) as (server, device):
         assert (await device.register(server.port, extra="&b=UQ")).code == Code.CREATED
         reg = await server.wait_registered("dev1", 5)
         assert reg.version == "1.0" and reg.queue_mode and reg.binding == "U"
-    finally:
-        await stop_all(device, server)
 
 
 @async_test
 async def test_update_changes_lifetime_binding_and_objects():
-    server, device = await server_and_device()
-    try:
+    async with connected() as (server, device):
         before = server.registration("dev1").updated_at
         await asyncio.sleep(0.01)
         resp = await device.update(server.port, "?lt=300&b=U", b"</1/0>,</3/0>,</5/0>")
@@ -69,53 +59,41 @@ async def test_update_changes_lifetime_binding_and_objects():
         resp = await device.update(server.port)  # empty Update only refreshes the lifetime
         assert resp.code == Code.CHANGED
         assert server.registration("dev1").objects == reg.objects
-    finally:
-        await stop_all(device, server)
 
 
 @async_test
 async def test_deregister_deleted_then_update_not_found():
-    server, device = await server_and_device()
-    try:
+    async with connected() as (server, device):
         assert (await device.deregister(server.port)).code == Code.DELETED
         await server.wait_deregistered("dev1", 5)
         assert server.store.registrations() == []
         assert (await device.update(server.port)).code == Code.NOT_FOUND
         assert (await device.deregister(server.port)).code == Code.NOT_FOUND
-    finally:
-        await stop_all(device, server)
 
 
 @async_test
 async def test_registration_expires_after_lifetime_plus_grace():
-    server, device = await server_and_device(register=False, grace=0.5, expiry_check=0.1)
-    try:
+    async with connected(register=False, grace=0.5, expiry_check=0.1) as (server, device):
         assert (await device.register(server.port, lt=1)).code == Code.CREATED
         await server.wait_registered("dev1", 5)
         await server.wait_deregistered("dev1", 10)
         assert [a["operation"] for a in server.store.audit_log("dev1")][-1] == "expire"
         assert (await device.update(server.port)).code == Code.NOT_FOUND
-    finally:
-        await stop_all(device, server)
 
 
 @async_test
 async def test_update_keeps_registration_alive_past_lifetime():
-    server, device = await server_and_device(register=False, grace=0.3, expiry_check=0.1)
-    try:
+    async with connected(register=False, grace=0.3, expiry_check=0.1) as (server, device):
         assert (await device.register(server.port, lt=1)).code == Code.CREATED
         for _ in range(4):
             await asyncio.sleep(0.5)
             assert (await device.update(server.port)).code == Code.CHANGED
         assert server.registration("dev1") is not None
-    finally:
-        await stop_all(device, server)
 
 
 @async_test
 async def test_reregister_replaces_previous_registration():
-    server, device = await server_and_device()
-    try:
+    async with connected() as (server, device):
         first = device.location
         assert (await device.register(server.port)).code == Code.CREATED
         assert device.location != first
@@ -123,8 +101,6 @@ async def test_reregister_replaces_previous_registration():
         device.location, second = first, device.location
         assert (await device.update(server.port)).code == Code.NOT_FOUND
         device.location = second
-    finally:
-        await stop_all(device, server)
 
 
 async def _raw_register(device, server, query, payload=b"</1/0>", cf=40):
@@ -133,8 +109,7 @@ async def _raw_register(device, server, query, payload=b"</1/0>", cf=40):
 
 @async_test
 async def test_register_bad_requests_answer_4_00():
-    server, device = await server_and_device(register=False)
-    try:
+    async with connected(register=False) as (server, device):
         assert (await _raw_register(device, server, "?lt=60")).code == Code.BAD_REQUEST  # no ep
         assert (await _raw_register(device, server, "?ep=x&lt=abc")).code == Code.BAD_REQUEST
         assert (await _raw_register(device, server, "?ep=x&lt=-5")).code == Code.BAD_REQUEST
@@ -147,14 +122,11 @@ async def test_register_bad_requests_answer_4_00():
         assert server.registrations() == []
         refused = [a for a in server.store.audit_log() if a["operation"].startswith("refused")]
         assert len(refused) == 9
-    finally:
-        await stop_all(device, server)
 
 
 @async_test
 async def test_unknown_location_and_path_not_found():
-    server, device = await server_and_device()
-    try:
+    async with connected() as (server, device):
         resp = await device._send(Code.POST, server.port, "/rd/nosuchid", "?lt=5")
         assert resp.code == Code.NOT_FOUND
         resp = await device._send(Code.DELETE, server.port, "/rd/nosuchid")
@@ -162,8 +134,6 @@ async def test_unknown_location_and_path_not_found():
         resp = await device._send(Code.GET, server.port, "/other")
         assert resp.code == Code.NOT_FOUND
         assert server.registration("dev1") is not None
-    finally:
-        await stop_all(device, server)
 
 
 @async_test
@@ -213,15 +183,12 @@ async def test_interop_libcoap_client_registers_and_deregisters():
 
 @async_test
 async def test_register_defaults_lifetime_86400_and_binding_u():
-    server, device = await server_and_device(register=False)
-    try:
+    async with connected(register=False) as (server, device):
         resp = await _raw_register(device, server, "?ep=plain", b"</3/0>")
         assert resp.code == Code.CREATED
         reg = await server.wait_registered("plain", 5)
         assert (reg.lifetime, reg.binding, reg.version, reg.queue_mode) == (86400, "U", "1.0", False)
         assert (await _raw_register(device, server, "?ep=x&ep=y")).code == Code.BAD_REQUEST
-    finally:
-        await stop_all(device, server)
 
 
 @async_test

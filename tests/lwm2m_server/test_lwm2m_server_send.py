@@ -4,13 +4,12 @@ import cbor2
 from aiocoap.numbers.codes import Code
 
 from host_tools.lwm2m_server import LwM2MServer
-from lwm2m_server_fakedev import FakeDevice, async_test, server_and_device, stop_all
+from lwm2m_server_fakedev import FakeDevice, async_test, connected, server_and_device, stop_all
 
 
 @async_test
 async def test_send_senml_cbor_stored_per_endpoint():
-    server, device = await server_and_device()
-    try:
+    async with connected() as (server, device):
         body = cbor2.dumps([{-2: "/3303/0/", -3: 1700000000, 0: "5700", 2: 21.5},
                             {0: "5700", 6: 10, 2: 22.0}, {-2: "/3/0/", 0: "9", 2: 77}])
         resp = await device.send(server.port, body, 112)
@@ -20,14 +19,11 @@ async def test_send_senml_cbor_stored_per_endpoint():
         assert record["values"] == {"/3303/0/5700": 22.0, "/3/0/9": 77}
         assert record["content_format"] == 112 and record["payload"] == body
         assert server.store.sends("dev1")[0]["values"] == record["values"]
-    finally:
-        await stop_all(device, server)
 
 
 @async_test
 async def test_send_senml_json_and_lwm2m_cbor():
-    server, device = await server_and_device()
-    try:
+    async with connected() as (server, device):
         resp = await device.send(server.port, b'[{"bn":"/6/0/","n":"0","v":52.5},{"n":"1","v":13.4}]', 110)
         assert resp.code == Code.CHANGED
         resp = await device.send(server.port, cbor2.dumps({3: {0: {9: 70, 14: "+01:00"}}}), 11544)
@@ -35,8 +31,6 @@ async def test_send_senml_json_and_lwm2m_cbor():
         await server.wait_send("dev1", 2, 5)
         assert [s["values"] for s in server.sends("dev1")] == [
             {"/6/0/0": 52.5, "/6/0/1": 13.4}, {"/3/0/9": 70, "/3/0/14": "+01:00"}]
-    finally:
-        await stop_all(device, server)
 
 
 @async_test
