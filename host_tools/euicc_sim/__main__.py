@@ -1,4 +1,8 @@
-"""python -m host_tools.euicc_sim show|reset --state PATH [--pki DIR] [--eid EID]"""
+"""python -m host_tools.euicc_sim show|reset|set-eim --state PATH [--pki DIR] [--eid EID]
+                                  [--eim-id ID] [--fqdn HOST[:PORT]] [--counter N]
+
+set-eim points an associated eIM (default the seeded "test-eim") at another address, e.g. the
+port a test's eIM server got, before the modem simulator loads the state file."""
 
 import argparse
 import json
@@ -10,16 +14,31 @@ from host_tools.euicc_sim import state as st
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m host_tools.euicc_sim")
-    ap.add_argument("cmd", choices=("show", "reset"))
+    ap.add_argument("cmd", choices=("show", "reset", "set-eim"))
     ap.add_argument("--state", required=True, help="JSON state file (created if missing)")
     ap.add_argument("--pki", default=None, help="test PKI directory (default: per-user temp dir)")
     ap.add_argument("--eid", default=None)
+    ap.add_argument("--eim-id", default=st.DEFAULT_EIM_ID)
+    ap.add_argument("--fqdn", default=None)
+    ap.add_argument("--counter", type=int, default=None)
     args = ap.parse_args(argv)
     pki = _pki.make(args.pki, eid=args.eid or _pki.DEFAULT_EID)
     state = st.State(args.state, eid=args.eid, pki=pki)
     if args.cmd == "reset":
         state.reset()
         print("reset %s (EID %s)" % (args.state, state.eid))
+        return 0
+    if args.cmd == "set-eim":
+        eim = state.eim(args.eim_id)
+        if eim is None:
+            print("no eIM %r in %s" % (args.eim_id, args.state), file=sys.stderr)
+            return 2
+        if args.fqdn is not None:
+            eim["fqdn"] = args.fqdn
+        if args.counter is not None:
+            eim["counter"] = args.counter
+        state.save()
+        print("eim %s fqdn=%s counter=%d" % (eim["eim_id"], eim["fqdn"], eim["counter"]))
         return 0
     d = state.data
     print("EID %s" % d["eid"])

@@ -128,6 +128,9 @@ def test_state_cli_show_and_reset(tmp_path, test_pki):
     subprocess.run(cmd + ["reset"] + common, capture_output=True, text=True, timeout=60, check=True,
                    cwd=harness.ROOT)
     assert Card(state_path=path, pki=test_pki).enabled_profile()["iccid"] == "8900101000000000017"
+    subprocess.run(cmd + ["set-eim", "--fqdn", "127.0.0.1:4711"] + common, capture_output=True,
+                   text=True, timeout=60, check=True, cwd=harness.ROOT)
+    assert Card(state_path=path, pki=test_pki).state.eim("test-eim")["fqdn"] == "127.0.0.1:4711"
 
 
 def test_card_with_other_eid_uses_matching_euicc_certificate(test_pki):
