@@ -172,3 +172,13 @@ def test_test_controls_open_channels_and_switch(card):
     assert card.switch("8900102000000000025") == 2 and refreshed == ["02"]
     card.reset()
     assert card.open_channels() == []
+
+
+def test_store_data_extended_length_single_apdu(isdr):
+    """A 600-byte ES10 command in one extended-length APDU (Lc 00 hi lo, Le 00 00)."""
+    der = _profile_list_request(600)
+    apdu = bytes([0x80 | isdr.channel, 0xE2, 0x91, 0x00, 0x00]) + len(der).to_bytes(2, "big") \
+        + der + b"\x00\x00"
+    rsp = isdr.transmit(apdu)
+    assert sw(rsp) == "9000"
+    assert _iccids(rsp[:-2]) == 2
