@@ -100,6 +100,8 @@ def _core(args):
 def cmd_serve(args):
     if not args.pki:
         raise SystemExit("serve needs --pki DIR (python -m host_tools.pki make DIR)")
+    from host_tools import pki as _pki
+    _pki.make(args.pki)  # idempotent: creates what is missing, keeps what exists
     core = _core(args)
     if core.signing_key is None:
         raise SystemExit("no eim.key in %s" % args.pki)

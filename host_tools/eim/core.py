@@ -40,8 +40,8 @@ INVALID_EIM_TRANSACTION_ID = 52  # InitiateAuthenticationResponseEsipa
 
 _TRANSACTION_ID_LEN = 16
 
-# Relayed ES9+' operations: request tag -> (SmdpApi method, response alternative, its error
-# alternative, response CHOICE type for names)
+# Relayed ES9+' operations: request tag -> (SmdpApi method, response alternative, the name of
+# that CHOICE's error alternative)
 _RELAY = {
     TAG_INITIATE_AUTH: ("initiate_authentication", "initiateAuthenticationResponseEsipa",
                         "initiateAuthenticationErrorEsipa"),
@@ -51,8 +51,6 @@ _RELAY = {
                   "getBoundProfilePackageErrorEsipa"),
     TAG_CANCEL_SESSION: ("cancel_session", "cancelSessionResponseEsipa", "cancelSessionError"),
 }
-
-
 _KNOWN_TAGS = (TAG_GET_PACKAGE, TAG_PROVIDE_RESULT) + tuple(_RELAY)
 
 
@@ -93,11 +91,9 @@ def _notification_seq(notification):
     kind, body = notification
     if kind == "profileInstallationResult":
         return body["profileInstallationResultData"]["notificationMetadata"]["seqNumber"]
-    if kind == "otherSignedNotification":
-        return body["tbsOtherNotification"]["seqNumber"]
     if kind == "compactProfileInstallationResult":
         return body["compactProfileInstallationResultData"]["seqNumber"]
-    if kind == "compactOtherSignedNotification":
+    if kind in ("otherSignedNotification", "compactOtherSignedNotification"):
         return body["tbsOtherNotification"]["seqNumber"]
     return None
 

@@ -135,6 +135,8 @@ class EsipaHttpServer:
                     return
                 try:
                     req = parse_head(head[:-4])
+                    if req.headers.get("expect", "").lower() == "100-continue":
+                        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                     req.body = await self._read_body(reader, req)
                 except HttpError as exc:
                     writer.write(format_response(exc.status, exc.reason.encode(), keep_alive=False))
