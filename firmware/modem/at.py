@@ -329,9 +329,9 @@ class At:
             except Exception:
                 self.urc_errors += 1  # a bad URC must not kill the reader task
             return
-        if p is not None and p.kind == FINAL_NONE and (pfx is None or p.prefix is None):
-            # bare lines (CGSN, CCID, hex data rows) belong to the command; a command that
-            # names its prefix takes no lines with other prefixes
+        if p is not None and p.kind == FINAL_NONE and pfx is None:
+            # bare lines (CGSN, CCID, hex data rows) belong to the command; prefixed lines
+            # other than the command's own prefix are unsolicited
             if line.startswith("AT"):
                 return  # echo of a command the modem mangled, tolerated
             self._add(p, line)

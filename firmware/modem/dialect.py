@@ -155,9 +155,11 @@ class Dialect:
 
     # -- identity -------------------------------------------------------------------------
 
-    async def _bare(self, command):
-        for line in await self.cmd(command):
-            v = line.split(":", 1)[-1].strip().strip('"')
+    async def _bare(self, command, prefix=None):
+        """The value of a one-value answer: a bare line, or `prefix: value`."""
+        for line in await self.cmd(command, None, prefix):
+            v = line[len(prefix) + 1:] if prefix and line.startswith(prefix + ":") else line
+            v = v.strip().strip('"')
             if v:
                 return v
         raise AtError(command, "NO_INFO")
@@ -169,7 +171,7 @@ class Dialect:
         return await self._bare("AT+CIMI")
 
     async def iccid(self):
-        return await self._bare("AT+CCID")
+        return await self._bare("AT+CCID", "+CCID")
 
     async def identity(self):
         return {"imei": await self.imei(), "imsi": await self.imsi(), "iccid": await self.iccid(),

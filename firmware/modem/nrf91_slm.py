@@ -33,7 +33,7 @@ class Nrf91Slm(Dialect):
         self.cesq = atparse.split_params(line, 6)
 
     async def iccid(self):
-        return await self._bare("AT%XICCID")
+        return await self._bare("AT%XICCID", "%XICCID")
 
     async def monitor(self):
         """%XMONITOR fields by name (nRF91 AT Commands, %XMONITOR)."""

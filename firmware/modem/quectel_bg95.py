@@ -7,6 +7,9 @@ from modem.at import AtError, AtTimeout
 from modem.dialect import Dialect
 
 _CTX = 1  # PDP context used for the TCP/IP stack
+_OPEN_POLL_MS = 1000
+_OPEN_TIMEOUT_MS = 15000
+_STATE_CONNECTED = 2
 
 
 class QuectelBg95(Dialect):
@@ -41,7 +44,7 @@ class QuectelBg95(Dialect):
         self._open_ev.set()
 
     async def iccid(self):
-        return await self._bare("AT+QCCID")
+        return await self._bare("AT+QCCID", "+QCCID")
 
     async def signal(self):
         # +QCSQ: "eMTC",<rssi>,<rsrp>,<sinr>,<rsrq>; sinr in 1/5 dB offset by -20 dB
@@ -74,17 +77,29 @@ class QuectelBg95(Dialect):
         self._open_ev.clear()
         await self.cmd('AT+QIOPEN=%d,%d,"UDP SERVICE","127.0.0.1",0,%d,0'
                        % (_CTX, cid, local_port or 0))
-        t = 15000
+        waited = 0
         while cid not in self._open_result:
             try:
-                await asyncio.wait_for_ms(self._open_ev.wait(), t)
+                await asyncio.wait_for_ms(self._open_ev.wait(), _OPEN_POLL_MS)
             except asyncio.TimeoutError:
-                raise AtTimeout("+QIOPEN URC for %d" % cid, t)
+                waited += _OPEN_POLL_MS
+                if await self._socket_state(cid) == _STATE_CONNECTED:
+                    break  # the +QIOPEN URC was lost, the socket is there
+                if waited >= _OPEN_TIMEOUT_MS:
+                    raise AtTimeout("+QIOPEN URC for %d" % cid, _OPEN_TIMEOUT_MS)
             self._open_ev.clear()
-        err = self._open_result.pop(cid)
+        err = self._open_result.pop(cid, 0)
         if err:
             raise AtError("AT+QIOPEN", "QIOPEN", err)
         return cid
+
+    async def _socket_state(self, cid):
+        # +QISTATE: <id>,"<type>","<ip>",<rport>,<lport>,<state>,<ctx>,<serverID>,<mode>,"<port>"
+        for line in await self.cmd("AT+QISTATE=1,%d" % cid, None, "+QISTATE"):
+            p = atparse.split_params(line, 9)
+            if p and p[0] == cid and len(p) > 5:
+                return p[5]
+        return None
 
     async def _sock_send(self, sid, data, host, port):
         await self.cmd('AT+QISEND=%d,%d,"%s",%d' % (sid, len(data), host, port), payload=data)

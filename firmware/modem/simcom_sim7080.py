@@ -33,7 +33,7 @@ class SimcomSim7080(Dialect):
             s.lost = True
 
     async def iccid(self):
-        return await self._bare("AT+CCID")
+        return await self._bare("AT+CCID")  # the SIM7080 answers the bare number
 
     async def psi(self):
         # +CPSI: <sys>,<op>,<MCC>-<MNC>,<TAC hex>,<SCellID>,<PCellID>,<band>,<earfcn>,<dlbw>,

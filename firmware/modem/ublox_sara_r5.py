@@ -27,9 +27,6 @@ class UbloxSaraR5(Dialect):
         if s is not None:
             s.lost = True
 
-    async def iccid(self):
-        return await self._bare("AT+CCID")
-
     async def ucged(self):
         """+UCGED: 2 report: the <rat>,<svc>,<MCC>,<MNC> line and the LTE serving-cell line
         <earfcn>,<band>,<ul_bw>,<dl_bw>,<tac>,<cell_id>,<pci>,<mtmsi>,<mmegid>,<mmec>,<rsrp>,

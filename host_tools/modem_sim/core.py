@@ -352,7 +352,10 @@ class SimModem:
         asyncio.get_running_loop().call_soon(self._do_refresh)
 
     def _do_refresh(self):
+        # REFRESH in "UICC reset" mode: the modem resets the card, every channel is gone
         self.sessions.clear()
+        if self.card is not None:
+            self.card.reset()
         for s in list(self.sockets.values()):
             s.close()
             self.socket_closed_urc(s)

@@ -168,6 +168,14 @@ class QuectelBg95(SimModem):
         self._raw_out(b"\r\n> ")
         return None
 
+    async def at_qistate(self, sep, args):
+        parts = [int(a) for a in args.split(",")]
+        s = self.sockets.get(parts[1]) if parts[0] == 1 else None
+        if s is None:
+            return []
+        return ['+QISTATE: %d,"UDP SERVICE","127.0.0.1",0,%d,2,1,%d,0,"usbmodem"'
+                % (s.sid, s.transport.get_extra_info("sockname")[1], s.sid)]
+
     def data_urc(self, s):
         self.urc('+QIURC: "recv",%d' % s.sid)
 
