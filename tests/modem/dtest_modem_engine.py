@@ -52,8 +52,8 @@ async def test_error_text_in_urc_does_not_fail_command():
 
 
 async def test_echo_tolerated():
-    f, at = _start(lambda c: c.encode() + b"\r\r\n+CIMI: 242010000000123\r\n\r\nOK\r\n")
-    assert await at.cmd("AT+CIMI") == ["+CIMI: 242010000000123"]
+    f, at = _start(lambda c: c.encode() + b"\r\r\n242010000000123\r\n\r\nOK\r\n")
+    assert await at.cmd("AT+CIMI") == ["242010000000123"]
     at.deinit()
 
 
@@ -115,6 +115,13 @@ async def test_boot_line_fails_command_with_reset():
         raise AssertionError("no AtReset")
     assert booted == ["RDY"] and at.resets == 1
     assert await at.cmd("AT") == []
+    at.deinit()
+
+
+async def test_prefixed_noise_not_taken_as_bare_answer():
+    f, at = _start(lambda c: b"\r\n+CSCON: 1\r\n490154203237518\r\n\r\nOK\r\n")
+    assert await at.cmd("AT+CGSN") == ["490154203237518"]
+    assert at.unsolicited == 1
     at.deinit()
 
 
