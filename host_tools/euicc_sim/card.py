@@ -163,11 +163,15 @@ class Card:
         with self._lock:
             code = self.isdr.enable(iccid)
             self.state.save()
-            refresh = self.isdr.refresh_pending
-            self.isdr.refresh_pending = False
+        self._refresh_if_pending()
+        return code
+
+    def _refresh_if_pending(self):
+        # outside the command's critical section: the modem may close channels from on_refresh
+        with self._lock:
+            refresh, self.isdr.refresh_pending = self.isdr.refresh_pending, False
         if refresh and self.on_refresh is not None:
             self.on_refresh()
-        return code
 
     def transmit(self, apdu):
         with self._lock:
@@ -180,10 +184,7 @@ class Card:
             if len(self.log) >= 64:
                 del self.log[:32]
             self.log.append((bytes(apdu).hex(), response.hex()))
-            refresh = self.isdr.refresh_pending
-            self.isdr.refresh_pending = False
-        if refresh and self.on_refresh is not None:
-            self.on_refresh()
+        self._refresh_if_pending()
         return response
 
     # ------------------------------------------------------------------ dispatch
