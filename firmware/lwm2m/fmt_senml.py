@@ -1,9 +1,10 @@
 """SenML record model shared by SenML JSON (110) and SenML CBOR (112) (RFC 8428; OMA-TS-
 LightweightM2M_Core-V1_1 §7.4.4/§7.4.5), sans-I/O; no wire format here.
 
-  entries(records, base_path) -> generator of dicts with SenML labels as keys
-      ("bn", "bt", "n", "t", and one of "v", "vs", "vb", "vd", "vlo"); bn/bt are written only
-      when they change. Records may carry a third element, an absolute time in seconds.
+  entries(records, base_path) -> generator of (bn, bt, n, t, label, value) tuples, None for
+      an absent field; bn/bt are given only when they change; label is one of "v" "vs" "vb"
+      "vd" "vlo" (value then "oid:iid"), or None for a record without value. Records may carry
+      a third element, an absolute time in seconds.
   objlnk_from_text(s, where) -> (oid, iid)
   to_records(entries, base_path, type_of) -> records
       resolves bn+n and bt+t, checks every name is a path under base_path and converts each
@@ -19,52 +20,62 @@ from lwm2m.model import Error, BAD_REQUEST
 _VALUE_KEYS = ("v", "vs", "vb", "vd", "vlo")
 
 
-def _name_split(path, base):
-    """(bn, n) with bn the request path (or /oid/iid/ for a composite read) and n the rest."""
-    if len(base) == 0:
-        if len(path) <= 2:
-            return lpath.fmt(path), None
-        return lpath.fmt(path[:2]) + "/", "/".join([str(p) for p in path[2:]])
-    if len(path) == len(base):
-        return lpath.fmt(path), None
-    return lpath.fmt(base) + "/", "/".join([str(p) for p in path[len(base):]])
+def _rest(path, k):
+    n = len(path) - k
+    if n == 1:
+        return str(path[k])
+    if n == 2:
+        return "%d/%d" % (path[k], path[k + 1])
+    return "/".join([str(p) for p in path[k:]])
 
 
-def _value_entry(e, value):
+def _label(value):
     if isinstance(value, bool):
-        e["vb"] = value
-    elif isinstance(value, (int, float)):
-        e["v"] = value
-    elif isinstance(value, str):
-        e["vs"] = value
-    elif isinstance(value, tuple):
-        e["vlo"] = "%d:%d" % value
-    elif isinstance(value, (bytes, bytearray, memoryview)):
-        e["vd"] = bytes(value)
-    elif value is not None:
-        raise Error(model.INTERNAL_SERVER_ERROR, "senml: cannot encode %s" % type(value).__name__)
+        return "vb", value
+    if isinstance(value, (int, float)):
+        return "v", value
+    if isinstance(value, str):
+        return "vs", value
+    if isinstance(value, tuple):
+        return "vlo", "%d:%d" % value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "vd", value
+    if value is None:
+        return None, None
+    raise Error(model.INTERNAL_SERVER_ERROR, "senml: cannot encode %s" % type(value).__name__)
 
 
 def entries(records, base_path):
-    base = tuple(base_path)
-    cur_bn = None
+    nb = len(base_path)
+    cur = None  # the path whose first cur_k ids the current bn stands for
+    cur_k = 0
     bt = None
     for rec in records:
-        e = {}
-        bn, n = _name_split(rec[0], base)
-        if bn != cur_bn:
-            e["bn"] = bn
-            cur_bn = bn
+        path = rec[0]
+        # bn is the request path (/oid/iid/ for a composite read from the root); n the rest.
+        k = min(2, len(path)) if nb == 0 else nb
+        bn = n = None
+        if len(path) == k:
+            bn = lpath.fmt(path)
+            cur = None
+        else:
+            same = cur is not None and cur_k == k
+            i = 0
+            while same and i < k:
+                same = cur[i] == path[i]
+                i += 1
+            if not same:
+                cur, cur_k = path, k
+                bn = lpath.fmt(path[:k]) + "/"
+            n = _rest(path, k)
+        ebt = t = None
         if len(rec) > 2 and rec[2] is not None:
             if bt is None:
-                bt = rec[2]
-                e["bt"] = bt
+                bt = ebt = rec[2]
             elif rec[2] != bt:
-                e["t"] = rec[2] - bt
-        if n is not None:
-            e["n"] = n
-        _value_entry(e, rec[1])
-        yield e
+                t = rec[2] - bt
+        label, value = _label(rec[1])
+        yield bn, ebt, n, t, label, value
 
 
 def objlnk_from_text(s, where):

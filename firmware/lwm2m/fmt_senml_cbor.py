@@ -17,9 +17,12 @@ from lwm2m.model import Error, BAD_REQUEST
 CT = const(112)
 _LABELS = (("bn", -2), ("bt", -3), ("n", 0), ("t", 6), ("v", 2), ("vs", 3), ("vb", 4),
            ("vd", 8), ("vlo", "vlo"))
+_HEAD_KEYS = (-2, -3, 0, 6)  # bn bt n t, in the order entries() gives them
 _BY_KEY = {}
+_BY_NAME = {}
 for _name, _key in _LABELS:
     _BY_KEY[_key] = _name
+    _BY_NAME[_name] = _key
 
 
 def encode_to(write, records, base_path):
@@ -28,16 +31,20 @@ def encode_to(write, records, base_path):
 
 def _emit(enc, records, base_path):
     enc.array(len(records))
-    for e in fmt_senml.entries(records, base_path):
-        n = 0
-        for name, key in _LABELS:
-            if name in e:
-                n += 1
-        enc.map(n)
-        for name, key in _LABELS:
-            if name in e:
-                enc.value(key)
-                enc.value(e[name])
+    for bn, bt, n, t, label, value in fmt_senml.entries(records, base_path):
+        fields = (bn, bt, n, t)
+        count = 0
+        for f in fields:
+            if f is not None:
+                count += 1
+        enc.map(count + (label is not None))
+        for i in range(4):
+            if fields[i] is not None:
+                enc.int(_HEAD_KEYS[i])
+                enc.value(fields[i])
+        if label is not None:
+            enc.value(_BY_NAME[label])
+            enc.value(value)
 
 
 def encode(records, base_path, type_of=None):

@@ -18,7 +18,6 @@ from lwm2m import model
 from lwm2m.model import Error, BAD_REQUEST
 
 CT = const(110)
-_KEYS = ("bn", "bt", "n", "t", "v", "vs", "vb", "vd", "vlo")
 
 
 def _b64url(b):
@@ -40,25 +39,44 @@ def _unb64(s, where):
 
 def _scalar(v):
     if isinstance(v, bool):
-        return "true" if v else "false"
+        return b"true" if v else b"false"
     if isinstance(v, float):
         if v != v or v in (float("inf"), float("-inf")):
             raise Error(model.INTERNAL_SERVER_ERROR, "senml json has no NaN/Infinity")
-        return repr(v)
+        return repr(v).encode()
     if isinstance(v, int):
-        return str(v)
-    if isinstance(v, bytes):
-        return '"%s"' % _b64url(v)
-    return json.dumps(v)
+        return str(v).encode()
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return b'"' + _b64url(bytes(v)).encode() + b'"'
+    return json.dumps(v).encode()
+
+
+_HEADS = (b'"bn":', b'"bt":', b'"n":', b'"t":')
+_VALUE_HEADS = {"v": b'"v":', "vs": b'"vs":', "vb": b'"vb":', "vd": b'"vd":', "vlo": b'"vlo":'}
 
 
 def encode_to(write, records, base_path):
+    """Writes the array piece by piece; only one record's small strings exist at a time."""
     write(b"[")
-    first = True
-    for e in fmt_senml.entries(records, base_path):
-        parts = ['"%s":%s' % (k, _scalar(e[k])) for k in _KEYS if k in e]
-        write((("{" if first else ",{") + ",".join(parts) + "}").encode())
-        first = False
+    first_rec = True
+    for bn, bt, n, t, label, value in fmt_senml.entries(records, base_path):
+        write(b"{" if first_rec else b",{")
+        first_rec = False
+        first = True
+        fields = (bn, bt, n, t)
+        for i in range(4):
+            if fields[i] is not None:
+                if not first:
+                    write(b",")
+                first = False
+                write(_HEADS[i])
+                write(_scalar(fields[i]))
+        if label is not None:
+            if not first:
+                write(b",")
+            write(_VALUE_HEADS[label])
+            write(_scalar(value))
+        write(b"}")
     write(b"]")
 
 
