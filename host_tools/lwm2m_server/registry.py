@@ -165,14 +165,14 @@ class Directory:
         if reg is None:
             raise RegistrationError(NOT_FOUND, "no registration at /rd/%s" % reg_id)
         params = parse_query(query)
-        if "lt" in params:
-            reg.lifetime = _lifetime(params)
-        if "b" in params or "Q" in params:
-            reg.binding, reg.queue_mode = _binding(params, reg.binding)
-        if "sms" in params:
-            reg.sms = params["sms"]
-        if payload:
-            reg.objects, reg.root = _objects(payload)
+        # validate everything before changing anything: a refused Update leaves the entry as it was
+        lifetime = _lifetime(params) if "lt" in params else reg.lifetime
+        binding, queue = _binding(params, reg.binding) if ("b" in params or "Q" in params) \
+            else (reg.binding, reg.queue_mode)
+        objects, root = _objects(payload) if payload else (reg.objects, reg.root)
+        reg.lifetime, reg.binding, reg.queue_mode = lifetime, binding, queue
+        reg.objects, reg.root = objects, root
+        reg.sms = params.get("sms", reg.sms)
         reg.remote_uri = remote_uri
         reg.updated_at = now
         return reg

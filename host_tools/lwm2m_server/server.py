@@ -132,8 +132,9 @@ class LwM2MServer:
         return list(self.directory.by_id.values())
 
     def sends(self, endpoint):
-        """Every Send received from `endpoint` since start: [{"values", "content_format",
-        "payload", "received"}] (self.store.sends() has them across restarts)."""
+        """Every Send received from `endpoint` since start: [{"values", "records", "content_format",
+        "payload", "received"}]; records are SenML's (path, value, time) in order, None for
+        LwM2M CBOR (self.store.sends() has them across restarts)."""
         return list(self._sends[endpoint])
 
     def _client(self, endpoint):
@@ -216,7 +217,10 @@ class LwM2MServer:
         except ValueError as exc:
             raise registry.RegistrationError(registry.BAD_REQUEST, "Send payload: %s" % exc) from None
         record = {"values": values, "content_format": cf, "payload": bytes(request.payload),
-                  "received": time.time()}
+                  "received": time.time(), "records": None}
+        if cf != numbers.LWM2M_CBOR:
+            # timestamped SenML keeps every (path, value, time); values keeps the last per path
+            record["records"] = codecs.senml.records(request.payload, cf == numbers.SENML_CBOR, self.types)
         self._sends[reg.endpoint].append(record)
         self.store.add_send(reg.endpoint, cf, request.payload, values)
         self.store.audit(reg.endpoint, "send", "/dp", registry.CHANGED)

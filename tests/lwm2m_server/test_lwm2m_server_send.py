@@ -17,6 +17,8 @@ async def test_send_senml_cbor_stored_per_endpoint():
         record = await server.wait_send("dev1", 1, 5)
         # two timestamped records of one resource: the dict keeps the last
         assert record["values"] == {"/3303/0/5700": 22.0, "/3/0/9": 77}
+        assert record["records"] == [("/3303/0/5700", 21.5, 1700000000), ("/3303/0/5700", 22.0, 1700000010),
+                                     ("/3/0/9", 77, 1700000000)]
         assert record["content_format"] == 112 and record["payload"] == body
         assert server.store.sends("dev1")[0]["values"] == record["values"]
 
