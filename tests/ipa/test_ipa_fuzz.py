@@ -5,6 +5,7 @@ kin), never with IndexError, StopIteration, UnicodeError and the like."""
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ipa import apdu, bpp, es10b, esipa, tlv
+from ipa_bppgen import pump
 
 DECODE_ERRORS = (tlv.TlvError, esipa.EsipaError, es10b.Es10Error, bpp.BppError)
 SETTINGS = settings(max_examples=500, deadline=None,
@@ -86,16 +87,9 @@ def test_truncated_messages_raise_tlv_error(msg, data):
     raise AssertionError("truncated message decoded")
 
 
-def _drain(splitter, chunk, respond):
-    g = splitter.feed(chunk)
-    r = None
-    while True:
-        try:
-            a = g.send(r)
-        except StopIteration:
-            return
-        assert len(a) <= 260
-        r = respond(a)
+def _respond(a):
+    assert len(a) <= 260
+    return b"", 0x9000
 
 
 @SETTINGS
@@ -104,7 +98,7 @@ def test_bpp_splitter_raises_only_bpp_errors(data, chunk, envelope):
     sp = bpp.BppSplitter(apdu.StoreData(0), envelope=envelope)
     try:
         for i in range(0, len(data), chunk):
-            _drain(sp, data[i:i + chunk], lambda a: (b"", 0x9000))
+            pump(sp, data[i:i + chunk], _respond)
             if sp.done:
                 break
         sp.finish()
