@@ -39,7 +39,7 @@ from lwm2m.observe import NotificationStore, ObserveEngine, ObserveLimit
 from lwm2m.persist import Persist
 from lwm2m.queue_mode import QueueMode
 from lwm2m.rd_client import (
-    MAX_DELAY_MS, S_BOOTSTRAP, S_FAILED, S_UPDATE_SENT, RdClient, RetryPolicy)
+    MAX_DELAY_MS, S_BOOTSTRAP, S_FAILED, S_REGISTERED, RdClient, RetryPolicy)
 from lwm2m.send import SendMuted, build_send
 
 from hal.clock import default as _clock
@@ -103,7 +103,6 @@ class Account:
         self.queue = None
         self.held = []  # observation keys waiting for the account to be reachable
         self.disabled_until = None
-        self.was_registered = False
 
 
 class Client:
@@ -259,10 +258,9 @@ class Client:
         if rd.state == S_BOOTSTRAP:
             rd.state = S_FAILED  # hand over once
             self._start_bootstrap(now, "registration failed")
-        registered = rd.is_registered() and rd.state != S_UPDATE_SENT
-        if registered and not acc.was_registered:
+        if len(acc.store) and rd.state == S_REGISTERED and self._reachable(acc):
+            # Back online (the Update or Register went through): stored notifications first.
             self._flush(acc, now)
-        acc.was_registered = rd.is_registered()
 
     def _spawn(self, coro):
         task = asyncio.create_task(coro)
@@ -401,8 +399,8 @@ class Client:
             stored = self._override[1]
             return Message(N.ACK, N.CONTENT, 0, b"", [(N.CONTENT_FORMAT, stored[0])], stored[1])
         acc = self._acc_by_remote(remote)
-        if acc is not None and acc.queue is not None:
-            acc.queue.activity(now)
+        if acc is not None and acc.queue is not None and self._notifying is None:
+            acc.queue.activity(now)  # a request came in (not a notification being built)
         self.dm.attrs = acc.attrs if acc is not None else self.anon_attrs
         resp = self.dm.handle(req, acc.ssid if acc is not None else None)
         if req.code == N.GET and req.opt(N.OBSERVE) == 0 and resp.code == N.CONTENT:

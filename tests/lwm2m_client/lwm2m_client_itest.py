@@ -40,9 +40,9 @@ async def expect(dev, pattern, timeout=20.0):
     return await asyncio.to_thread(dev.expect, pattern, timeout)
 
 
-async def registered(processes, ep, **kw):
+async def registered(processes, ep, server_kw=None, **kw):
     """A started server and a client registered to it."""
-    server = await LwM2MServer.start(host="127.0.0.1", port=0, timeout=15.0)
+    server = await LwM2MServer.start(host="127.0.0.1", port=0, timeout=15.0, **(server_kw or {}))
     dev = start_client(processes, ep, server.port, **kw)
     try:
         await server.wait_registered(ep, 20)
