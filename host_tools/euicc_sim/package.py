@@ -1,7 +1,7 @@
 """eUICC Packages (SGP.32 v1.2 section 2.11 / 5.9.x LoadEuiccPackage, BF51).
 
-Card side: verify the eIM signature (ECDSA P-256 over euiccPackageSigned || associationToken as
-received), the EID, the counter (strictly increasing), then run each PSMO or eCO and answer with
+Card side: verify the eIM signature (ECDSA P-256 over euiccPackageSigned || associationToken DO,
+'84 01 00' without a token, as received), the EID, the counter (strictly increasing), then run each PSMO or eCO and answer with
 an EuiccPackageResult signed by the eUICC (euiccSignEPR over euiccPackageResultDataSigned ||
 associationToken). Where the eIM cannot be authenticated the answer is the unsigned error.
 
@@ -29,7 +29,9 @@ _TAG_ASSOCIATION_TOKEN = 0x84
 
 
 def _token_tlv(token):
-    return tlv.der_integer(_TAG_ASSOCIATION_TOKEN, token) if token is not None else b""
+    """The associationToken data object appended to signed data; '84 01 00' when the
+    association has no token (SGP.32 v1.2 2.11.1 / 2.11.2.1)."""
+    return tlv.der_integer(_TAG_ASSOCIATION_TOKEN, token or 0)
 
 
 # ---------------------------------------------------------------------- eIM side
