@@ -1,6 +1,7 @@
 """python -m host_tools.eim — run the eIM or drive its queue.
 
     serve    --port 8443 --pki DIR --db eim.sqlite [--eim-id ID] [--host 127.0.0.1]
+             [--smdp host_tools.eim.smdp_adapter] [--redeliver-after S]
     register --db FILE --eid EID [--pki DIR] [--euicc-cert FILE] [--counter N] [--token N]
     queue    --db FILE --eid EID <op> ...      (or --url https://127.0.0.1:8443 [--cafile F])
              enable --iccid I [--rollback] | disable --iccid I | delete --iccid I
@@ -106,6 +107,7 @@ def cmd_serve(args):
     if core.signing_key is None:
         raise SystemExit("no eim.key in %s" % args.pki)
     core.smdp = _smdp_adapter(args)
+    core.redeliver_after_s = args.redeliver_after
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(os.path.join(args.pki, "eim_tls.pem"), os.path.join(args.pki, "eim_tls.key"))
 
@@ -186,6 +188,8 @@ def main(argv=None):
     s.add_argument("--db", default="eim.sqlite")
     s.add_argument("--eim-id", default=DEFAULT_EIM_ID)
     s.add_argument("--smdp", help="module[:factory] returning an SmdpApi object for the relay")
+    s.add_argument("--redeliver-after", type=float, metavar="S",
+                   help="offer a delivered package again if unanswered for S seconds")
     s.set_defaults(func=cmd_serve)
 
     r = sub.add_parser("register", help="make an EID known (and its eUICC certificate)")

@@ -12,6 +12,7 @@ the eUICC sees packages."""
 import binascii
 import json
 import os
+import time
 
 from . import codec, crypto, packages, store as store_mod
 from .codec import DecodeError
@@ -50,6 +51,13 @@ _RELAY = {
     TAG_GET_BPP: ("get_bound_profile_package", "getBoundProfilePackageResponseEsipa",
                   "getBoundProfilePackageErrorEsipa"),
     TAG_CANCEL_SESSION: ("cancel_session", "cancelSessionResponseEsipa", "cancelSessionError"),
+}
+# package kind -> (GetEimPackageResponse / TransferEimPackageRequest alternative, its type)
+_ALTERNATIVES = {
+    packages.EUICC_PACKAGE: ("euiccPackageRequest", "EuiccPackageRequest"),
+    packages.IPA_EUICC_DATA: ("ipaEuiccDataRequest", "IpaEuiccDataRequest"),
+    packages.PROFILE_DOWNLOAD_TRIGGER: ("profileDownloadTriggerRequest",
+                                        "ProfileDownloadTriggerRequest"),
 }
 _KNOWN_TAGS = (TAG_GET_PACKAGE, TAG_PROVIDE_RESULT) + tuple(_RELAY)
 
@@ -114,12 +122,15 @@ def _find_tlvs(buf, tag, off=0, end=None, depth=0):
 class EimCore:
     """One eIM identity (eimId + signing key) serving any number of eUICCs."""
 
-    def __init__(self, eim_id, signing_key, store=None, smdp=None, initial_counter=0):
+    def __init__(self, eim_id, signing_key, store=None, smdp=None, initial_counter=0,
+                 redeliver_after_s=None):
         self.eim_id = eim_id
         self.signing_key = signing_key
         self.store = store if store is not None else store_mod.Store(":memory:")
         self.smdp = smdp
         self.initial_counter = initial_counter
+        # None: a delivered package waits for its result forever; else it is offered again
+        self.redeliver_after_s = redeliver_after_s
 
     # ------------------------------------------------------------------ control plane
 
@@ -304,7 +315,11 @@ class EimCore:
         return self._respond("getEimPackageResponse", ("eimPackageError", code))
 
     def _deliver_next(self, eid):
-        """(alternative, value) of the next queued package for eid, now marked delivered."""
+        """(alternative, value) of the next package for eid, now marked delivered: a stale
+        delivered one again (when redelivery is on), else the oldest queued one."""
+        stale = self._stale_delivery(eid)
+        if stale is not None:
+            return stale
         while True:
             row = self.store.next_queued(eid)
             if row is None:
@@ -321,16 +336,36 @@ class EimCore:
                 row["kind"], fields.get("counter")), row["id"])
             return built
 
+    def _stale_delivery(self, eid):
+        """The same signed bytes again for a package delivered more than redeliver_after_s ago
+        with no answer (its response to the IPA may have been lost). Same counterValue: an eUICC
+        that did run it answers replayError, which does not undo a result already recorded."""
+        if self.redeliver_after_s is None:
+            return None
+        now = time.time()
+        for row in self.store.packages(eid):
+            if row["state"] == store_mod.DELIVERED and row["der"] is not None \
+                    and now - row["updated"] >= self.redeliver_after_s:
+                alternative, type_name = _ALTERNATIVES[row["kind"]]
+                value = codec.decode(type_name, bytes(row["der"]))
+                self.store.update_package(row["id"], state=store_mod.DELIVERED)
+                self.store.audit(eid, "redelivered", "%s counterValue=%s" % (
+                    row["kind"], row["counter"]), row["id"])
+                return alternative, value
+        return None
+
     def _build(self, row):
         spec = json.loads(row["spec"])
         txid = bytes(row["eim_transaction_id"])
         kind = row["kind"]
         if kind == packages.IPA_EUICC_DATA:
             value = packages.ipa_euicc_data_request_value(spec, txid)
-            return ("ipaEuiccDataRequest", value), {}
+            return ("ipaEuiccDataRequest", value), {
+                "der": codec.encode("IpaEuiccDataRequest", value)}
         if kind == packages.PROFILE_DOWNLOAD_TRIGGER:
             value = packages.profile_download_trigger_value(spec, txid)
-            return ("profileDownloadTriggerRequest", value), {}
+            return ("profileDownloadTriggerRequest", value), {
+                "der": codec.encode("ProfileDownloadTriggerRequest", value)}
         eid = row["eid"]
         package = packages.euicc_package_value(spec)
         counter = self.store.next_counter(eid, self.eim_id)
@@ -400,6 +435,10 @@ class EimCore:
 
     def _fail(self, eid, row, detail):
         pid = row["id"] if row is not None else None
+        if row is not None and row["state"] in (store_mod.RESULT, store_mod.ACKNOWLEDGED):
+            # the first conclusive answer stands (e.g. replayError for a redelivered package)
+            self.store.audit(eid, "late-error", detail, pid)
+            return
         if row is not None:
             self.store.update_package(pid, state=store_mod.ERROR, result_summary=detail)
         self.store.audit(eid, store_mod.ERROR, detail, pid)

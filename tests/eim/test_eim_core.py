@@ -366,3 +366,31 @@ def test_result_with_out_of_range_counterValue_undefinedError(eim):
         "eidValue": binascii.unhexlify(EID), "eimPackageResult": result}))
     assert codec.decode("EsipaMessageFromEimToIpa", answer) == (
         "provideEimPackageResultResponse", ("provideEimPackageResultError", core.UNDEFINED_ERROR))
+
+
+def test_redelivery_resends_same_signed_package_and_late_replayError_keeps_result(eim):
+    eim.redeliver_after_s = 0  # offer an unanswered package again on the next poll
+    eim.queue(EID, packages.EUICC_PACKAGE, {"psmo": [{"op": "enable", "iccid": ICCID}]})
+    eim.queue(EID, packages.EUICC_PACKAGE, {"psmo": [{"op": "getRAT"}]})
+    first, _ = get_package(eim)
+    again, _ = get_package(eim)  # the IPA lost the first answer and asks again
+    assert raw_package_request(again) == raw_package_request(first)
+    result = eim.card.load_package(raw_package_request(first))
+    assert provide_result(eim, ("euiccPackageResult",
+                                codec.decode("EuiccPackageResult", result))) == (
+        "eimAcknowledgements", [1])
+    replay = eim.card.load_package(raw_package_request(again))
+    provide_result(eim, ("euiccPackageResult", codec.decode("EuiccPackageResult", replay)))
+    first_pkg = eim.package_list(EID)[0]
+    assert first_pkg["state"] == "acknowledged" and "enableResult=ok(0)" in first_pkg["result"]
+    events = [a["event"] for a in eim.audit_log(EID) if a["package_id"] == first_pkg["id"]]
+    assert events == ["queued", "delivered", "redelivered", "result", "acknowledged", "late-error"]
+    _, (_, nxt) = get_package(eim)  # then the next queued package, counter 2
+    assert nxt["euiccPackageSigned"]["counterValue"] == 2
+
+
+def test_no_redelivery_by_default(eim):
+    eim.queue(EID, packages.EUICC_PACKAGE, {"psmo": [{"op": "getRAT"}]})
+    get_package(eim)
+    _, value = get_package(eim)
+    assert value == ("eimPackageError", core.NO_EIM_PACKAGE_AVAILABLE)
