@@ -52,6 +52,8 @@ class _Direction:
 
     def push(self, data, send):
         fate = self.relay.imp.fate()
+        if self.relay.verbose:
+            print("relay: %s %s %s" % (self.name, fate, data[:4].hex()), flush=True)
         if fate == "drop":
             return
         if fate == "reorder" and self.held is None:
@@ -89,6 +91,7 @@ class Relay:
         self.up = _Direction(self, "up")
         self.down = _Direction(self, "down")
         self._count = 0
+        self.verbose = False
 
     def tick(self):
         self._count += 1
@@ -137,6 +140,7 @@ def _parse(argv):
     p.add_argument("--reorder", type=float, default=0.1)
     p.add_argument("--hold-ms", type=int, default=30)
     p.add_argument("--seconds", type=float, default=600, help="exit after this long (bounded)")
+    p.add_argument("--verbose", action="store_true", help="one line per datagram and its fate")
     return p.parse_args(argv)
 
 
@@ -144,6 +148,7 @@ async def _main(args):
     host, _, port = args.target.rpartition(":")
     relay = Relay((host.strip("[]"), int(port)), Impairment(args.seed, args.drop, args.dup, args.reorder),
                   args.hold_ms)
+    relay.verbose = args.verbose
     port = await relay.start(args.listen_host, args.listen)
     print("relay: listening on %d -> %s seed=%d drop=%.2f dup=%.2f reorder=%.2f"
           % (port, args.target, args.seed, args.drop, args.dup, args.reorder), flush=True)

@@ -196,6 +196,7 @@ async def main(argv):
             if n:
                 _say("notify /counter=%d to %d observer(s)" % (res.counter, n))
     finally:
+        _say("stats " + " ".join("%s=%d" % (k, ep.stats[k]) for k in sorted(ep.stats)))
         await ep.close()
         _say("closed")
 

@@ -128,7 +128,10 @@ class Endpoint:
 
     def _log(self, *args):
         if self.log:
-            self.log(" ".join(str(a) for a in args))
+            try:
+                self.log(" ".join(str(a) for a in args))
+            except Exception:  # a broken log sink (closed stdout) must not stop the endpoint
+                pass
 
     # ---------------------------------------------------------------- sending
     def _send(self, msg, remote):
@@ -540,8 +543,11 @@ class Endpoint:
     # ---------------------------------------------------------------- timers
     async def _timer_loop(self):
         while not self._closing:
-            now = ticks_ms()
-            self._on_timers(now)
+            try:
+                self._on_timers(ticks_ms())
+            except Exception as e:
+                self.stats["errors"] += 1
+                self._log("coap: timer step failed:", repr(e))
             nxt = self._next_deadline()
             if nxt is None:
                 self._wake.clear()
@@ -556,6 +562,7 @@ class Endpoint:
             self.transport.sendto(p.data, p.remote)
             self.stats["tx"] += 1
             self.stats["retransmit"] += 1
+            self._log("coap: retransmit MID %d #%d, next wait %d ms" % (p.mid, p.retries, p.timeout))
         for p in failed:
             ctx = p.ctx
             if isinstance(ctx, _Exchange):
