@@ -92,15 +92,18 @@ def local_port(ctx):
 
 
 def make_request(code, path, remote=None, remote_uri=None, payload=b"", content_format=None,
-                 accept=None, query=(), observe=None):
+                 accept=None, query=(), observe=None, root="/"):
+    """A request to `path` under the client's `root` (its alternate path, Core 1.1 §6.2.1), sent
+    to `remote` or, when no request came in since a restart, to `remote_uri`."""
+    # "/bs" (Bootstrap-Finish) is the one non-numeric path the servers send to
+    uri_path = ("bs",) if path == "/bs" else paths.uri_path(path)
+    uri_path = tuple(p for p in root.split("/") if p) + uri_path
     if remote is not None:
-        # "/bs" (Bootstrap-Finish) is the one non-numeric path the servers send to
-        uri_path = ("bs",) if path == "/bs" else paths.uri_path(path)
-        msg = Message(code=code, uri_path=uri_path, payload=payload)
+        msg = Message(code=code, payload=payload)
         msg.remote = remote
     else:
-        msg = Message(code=code, uri=remote_uri.rstrip("/") + paths.normalize(path).rstrip("/"),
-                      payload=payload)
+        msg = Message(code=code, uri=remote_uri, payload=payload)
+    msg.opt.uri_path = uri_path
     if content_format is not None:
         msg.opt.content_format = content_format
     if accept is not None:

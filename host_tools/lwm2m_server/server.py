@@ -32,6 +32,10 @@ class _Client:
     def awake(self):
         return time.monotonic() < self.awake_until
 
+    def request(self, code, path, payload=b"", content_format=None, accept=None, query=(), observe=None):
+        return make_request(code, path, self.remote, self.reg.remote_uri, payload, content_format,
+                            accept, query, observe, self.reg.root)
+
 
 class LwM2MServer:
     """Use `await LwM2MServer.start(...)`; every operation returns a Result (the client's answer,
@@ -79,6 +83,7 @@ class LwM2MServer:
                 obs._forget()
             if client.drainer:
                 client.drainer.cancel()
+            self._fail_pending(client, "server stopped")
         if self.ctx:
             await self.ctx.shutdown()
         self.store.close()
@@ -236,11 +241,15 @@ class LwM2MServer:
         client.reg = None
         for obs in list(client.observations):
             obs._forget()
+        self._fail_pending(client, why)
+        log.info("%s %r", why, reg)
+
+    @staticmethod
+    def _fail_pending(client, why):
         while client.pending:
             _, fut = client.pending.popleft()
             if not fut.done():
-                fut.set_exception(OperationError(reg.endpoint, "queued", "", why))
-        log.info("%s %r", why, reg)
+                fut.set_exception(OperationError(client.endpoint, "queued", "", why))
 
     async def _expire_loop(self, interval):
         while True:
@@ -299,8 +308,7 @@ class LwM2MServer:
         timeout = self.timeout if timeout is None else timeout
 
         async def job():
-            msg = make_request(code, path, client.remote, client.reg.remote_uri, payload,
-                               content_format, accept, query, observe)
+            msg = client.request(code, path, payload, content_format, accept, query, observe)
             return await exchange(self.ctx, msg, timeout, endpoint, operation, path, blockwise)
 
         try:
@@ -454,8 +462,7 @@ class Observation:
             timeout = server.timeout
 
             async def job():
-                msg = make_request(code, self.path, client.remote, client.reg.remote_uri, payload,
-                                   req_cf, self.accept, (), 0)
+                msg = client.request(code, self.path, payload, req_cf, self.accept, (), 0)
                 self._msg = msg
                 return await exchange(server.ctx, msg, timeout, self.endpoint, operation, self.path,
                                       blockwise=False)
@@ -566,8 +573,7 @@ class Observation:
         timeout = server.timeout if timeout is None else timeout
 
         async def job():
-            msg = make_request(code, self.path, client.remote, client.reg.remote_uri, payload, req_cf,
-                               self.accept, (), 1)
+            msg = client.request(code, self.path, payload, req_cf, self.accept, (), 1)
             req = await request_with_token(server.ctx, msg, token)
             try:
                 return await asyncio.wait_for(req.response, timeout)

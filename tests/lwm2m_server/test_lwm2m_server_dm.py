@@ -296,3 +296,18 @@ async def test_write_large_opaque_blockwise():
         assert res.code == "2.04"
         # the fake's site reassembles Block1 before its handler sees the request
         assert device.requests[-1].payload == blob
+
+
+@async_test
+async def test_requests_go_under_the_alternate_path():
+    server, device = await server_and_device(register=False)
+    try:
+        device.add_resource("/lwm2m/3/0")
+        device.answer("GET", "/lwm2m/3/0", Code.CONTENT, b"\xc8\x00\x01A", 11542)
+        resp = await device.register(server.port, links=b'</lwm2m>;rt="oma.lwm2m",</lwm2m/3/0>')
+        assert resp.code == Code.CREATED
+        await server.wait_registered("dev1", 5)
+        res = await server.read("dev1", "/3/0")
+        assert res.values == {"/3/0/0": "A"}
+    finally:
+        await stop_all(device, server)
