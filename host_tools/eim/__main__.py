@@ -8,7 +8,7 @@
              list [--iccid I] | getRAT | addEim --target ID [--fqdn F] [--pubkey-file PEM]
              deleteEim --target ID | updateEim --target ID [--fqdn F] | listEim
              download (--activation-code AC | --default-smdp | --smds ADDR)
-             data [--tag-list HEX]
+             data [--tag-list HEX] [--result-seq N] [--notification-seq N]
     packages|audit --db FILE --eid EID          (or --url …)
 
 Queueing writes the package spec; it is signed (and gets its counterValue) when delivered, so the
@@ -70,7 +70,12 @@ def _psmo_or_eco(args):
             return {"download": {"smdsAddress": args.smds}}
         return {"download": {"contactDefaultSmdp": True}}
     if op == "data":
-        return {"ipaEuiccData": {"tagList": args.tag_list or packages.DEFAULT_TAG_LIST}}
+        spec = {"tagList": args.tag_list or packages.DEFAULT_TAG_LIST}
+        if args.result_seq is not None:
+            spec["resultSeq"] = args.result_seq
+        if args.notification_seq is not None:
+            spec["notificationSeq"] = args.notification_seq
+        return {"ipaEuiccData": spec}
     raise SystemExit("unknown op %s" % op)
 
 
@@ -226,6 +231,8 @@ def main(argv=None):
     g.add_argument("--smds")
     o = ops.add_parser("data")
     o.add_argument("--tag-list")
+    o.add_argument("--result-seq", type=int, help="only the EuiccPackageResult with this seqNumber")
+    o.add_argument("--notification-seq", type=int, help="only the notification with this seqNumber")
     q.set_defaults(func=cmd_queue)
 
     for name in ("packages", "audit"):

@@ -94,3 +94,18 @@ def test_eim_ipa_euicc_data_from_euicc_sim(rig):
     row = eim.package_list(eid)[0]
     assert row["state"] == "result" and "euiccCertificate" in row["result"]
     assert bytes(eim.store.euicc(eid)["euicc_cert"]) == card.pki.euicc_for(eid).cert_der
+
+
+def test_eim_lost_result_recovered_through_ipa_euicc_data_result_list(rig):
+    eim, card, client, eid = rig
+    pid = eim.queue(eid, packages.EUICC_PACKAGE, {"psmo": [{"op": "enable", "iccid": OP2}]})
+    answer = eim.handle_ipa_message(None, codec.encode("EsipaMessageFromIpaToEim", (
+        "getEimPackageRequest", {"eidValue": binascii.unhexlify(eid)})))
+    _, (_, value) = codec.decode("EsipaMessageFromEimToIpa", answer)
+    client.es10(codec.encode("EuiccPackageRequest", value))  # its result never reaches the eIM
+    assert eim.package_list(eid)[0]["state"] == "delivered"
+    eim.queue(eid, packages.IPA_EUICC_DATA, {"tagList": "a2"})
+    response = ipa_cycle(eim, client, eid)
+    assert response[0] == "eimAcknowledgements" and len(response[1]) == 1
+    rows = {r["id"]: r for r in eim.package_list(eid)}
+    assert rows[pid]["state"] == "acknowledged" and "(verified," in rows[pid]["result"]
