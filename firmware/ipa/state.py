@@ -2,20 +2,13 @@
 the eIM has not acknowledged yet, the step an interrupted procedure had reached, the rollback
 arming after an enable with rollbackFlag, the last profile known to reach the eIM.
 
-Stored as one small JSON document, written atomically (write a temp file, then rename over the
-old one), so after a reset at any instant the file holds either the previous or the new state.
-hal.storage is used when it provides write_atomic(path, data)/read(path); otherwise the tiny
-writer below does the same with os.rename."""
+Stored as one small JSON document, written so that after a reset at any instant the previous
+or the new state is read back: through hal.storage.Store (temp file with CRC, fsync, rename,
+fallback copy) when one is passed in, which is what the device does; otherwise with the tiny
+writer below (write a temp file, then rename it over the old one) for a bare path."""
 
 import json
 import os
-
-try:
-    from hal import storage as _storage
-    if not (hasattr(_storage, "write_atomic") and hasattr(_storage, "read")):
-        _storage = None
-except ImportError:
-    _storage = None
 
 DEFAULT_PATH = "ipa_state.json"
 
@@ -33,9 +26,6 @@ _DEFAULTS = {
 
 
 def _write_atomic(path, data):
-    if _storage is not None:
-        _storage.write_atomic(path, data)
-        return
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(data)
@@ -43,8 +33,6 @@ def _write_atomic(path, data):
 
 
 def _read(path):
-    if _storage is not None:
-        return _storage.read(path)
     try:
         with open(path) as f:
             return f.read()
@@ -53,19 +41,25 @@ def _read(path):
 
 
 class IpaState:
-    def __init__(self, path=DEFAULT_PATH):
+    def __init__(self, path=DEFAULT_PATH, store=None, key="ipa_state"):
+        """store: a hal.storage.Store (used with `key`); else the JSON file at `path`."""
         self.path = path
+        self.store = store
+        self.key = key
         self.d = {}
         self.load()
 
     def load(self):
-        raw = _read(self.path)
         d = None
-        if raw:
-            try:
-                d = json.loads(raw)
-            except ValueError:
-                d = None
+        if self.store is not None:
+            d = self.store.get_json(self.key, None)
+        else:
+            raw = _read(self.path)
+            if raw:
+                try:
+                    d = json.loads(raw)
+                except ValueError:
+                    d = None
         if not isinstance(d, dict):
             d = {}
         for k, v in _DEFAULTS.items():
@@ -74,7 +68,10 @@ class IpaState:
         self.d = d
 
     def save(self):
-        _write_atomic(self.path, json.dumps(self.d))
+        if self.store is not None:
+            self.store.put_json(self.key, self.d)
+        else:
+            _write_atomic(self.path, json.dumps(self.d))
 
     def __getitem__(self, key):
         return self.d[key]

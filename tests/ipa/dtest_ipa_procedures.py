@@ -119,3 +119,65 @@ def test_store_data_blocks_for_long_command():
         a = g.send((b"", 0x9000))
         n += 1
     assert n == 4 and a[0] == 0x82 and a[3] == 3 and a[4] == 1000 - 3 * 255
+
+
+class _Channel:
+    """Fake ISD-R channel: reassembles STORE DATA blocks and answers like Canned does."""
+
+    def __init__(self, canned):
+        self.canned = canned
+        self.buf = bytearray()
+
+    async def transmit(self, a):
+        self.buf.extend(a[5:5 + a[4]])
+        if a[2] == 0x11:
+            return b"", 0x9000
+        cmd = bytes(self.buf)
+        self.buf = bytearray()
+        return self.canned({"es10b": cmd}), 0x9000
+
+
+class _Eim:
+    def __init__(self, answers, fail=False):
+        self.answers = list(answers)
+        self.fail = fail
+        self.sent = []
+
+    async def exchange(self, msg):
+        self.sent.append(bytes(msg))
+        if self.fail:
+            raise OSError(113)     # EHOSTUNREACH
+        return self.answers.pop(0)
+
+
+async def test_asyncio_runner_drives_poll():
+    from ipa.runner import Runner
+    st = _fresh()
+    c = Canned([])
+    eim = _Eim([GEPR, ACKS, NO_PACKAGE])
+    r = await Runner(_Channel(c), eim).run(procedures.Ipa(st).poll())
+    assert r["handled"][0]["acks"] == [9, 10]
+    assert eim.sent[1] == PROVIDE
+
+
+async def test_asyncio_runner_maps_oserror_to_eim_unreachable():
+    from ipa.runner import Runner
+    st = _fresh()
+    r = await Runner(_Channel(Canned([])), _Eim([], fail=True)).run(
+        procedures.Ipa(st, backoff_min_ms=700).poll())
+    assert r["unreachable"] is True and r["retry_ms"] == 700
+
+
+def test_state_through_hal_storage_store():
+    from hal.storage import Store
+    d = "/tmp/dtest_ipa_store"
+    s = Store(d)
+    st = IpaState(store=s)
+    st.add_pending("epr", EPR, 9)
+    st.note_counter("eim1", 5)
+    again = IpaState(store=Store(d))
+    assert [p["seq"] for p in again.pending()] == [9] and again["counters"] == {"eim1": 5}
+    again.drop_pending(seqs=[9])
+    assert IpaState(store=Store(d)).pending() == []
+    for k in list(s.keys()):
+        s.delete(k)
