@@ -143,3 +143,31 @@ class FakeEuicc:
         return codec.encode("EuiccPackageResult", ("euiccPackageResultSigned", {
             "euiccPackageResultDataSigned": data,
             "euiccSignEPR": raw_sign(self.key, data_der + self._token_do())}))
+
+
+def ipa_reaction(card, eid, eim_message):
+    """What a minimal IPA does with one EsipaMessageFromEimToIpa: (acknowledged seqNumbers,
+    (alternative, value) of its EsipaMessageFromIpaToEim answer or None). A package goes to
+    `card` (FakeEuicc); the answer is a TransferEimPackageResponse for a pushed package and a
+    ProvideEimPackageResult for a retrieved one."""
+    alt, (kind, value) = codec.decode("EsipaMessageFromEimToIpa", eim_message)
+    if kind == "eimAcknowledgements":
+        return list(value), None
+    if kind != "euiccPackageRequest":
+        return [], None
+    result = codec.decode("EuiccPackageResult",
+                          card.load_package(codec.encode("EuiccPackageRequest", value)))
+    if alt == "transferEimPackageRequest":
+        return [], ("transferEimPackageResponse", ("euiccPackageResult", result))
+    return [], ("provideEimPackageResult", {"eidValue": bytes.fromhex(eid),
+                                            "eimPackageResult": ("euiccPackageResult", result)})
+
+
+async def until(predicate, timeout=10.0):
+    """Wait (bounded) until predicate() holds."""
+    import asyncio
+
+    async def wait():
+        while not predicate():
+            await asyncio.sleep(0.01)
+    await asyncio.wait_for(wait(), timeout)

@@ -4,7 +4,7 @@
 import asyncio
 import binascii
 
-from eim_fake_euicc import FakeEuicc
+from eim_fake_euicc import FakeEuicc, ipa_reaction, until
 from host_tools.eim import codec, core, crypto, packages
 from host_tools.eim.lwm2m_relay import (EimLwm2mRelay, PATH_CLEAR, PATH_EID, PATH_EIM_MESSAGE,
                                         PATH_IPA_MESSAGE, PATH_STATE)
@@ -63,19 +63,10 @@ class FakeDevice:
 
     def on_eim_message(self, der):
         self.written.append(der)
-        alt, (kind, value) = codec.decode("EsipaMessageFromEimToIpa", der)
-        if kind == "eimAcknowledgements":
-            self.acks.extend(value)
-            return
-        if kind == "euiccPackageRequest":
-            result = codec.decode("EuiccPackageResult",
-                                  self.card.load_package(codec.encode("EuiccPackageRequest", value)))
-            if alt == "transferEimPackageRequest":
-                self.ipa_says("transferEimPackageResponse", ("euiccPackageResult", result))
-            else:
-                self.ipa_says("provideEimPackageResult", {
-                    "eidValue": binascii.unhexlify(EID),
-                    "eimPackageResult": ("euiccPackageResult", result)})
+        acks, reply = ipa_reaction(self.card, EID, der)
+        self.acks.extend(acks)
+        if reply is not None:
+            self.ipa_says(*reply)
 
 
 class FakeServer:
@@ -143,13 +134,6 @@ def make(use_send, with_execute=True):
     device = FakeDevice(card, use_send)
     server = (FakeServer if with_execute else FakeServerWithoutExecute)(device)
     return eim, device, server, EimLwm2mRelay(eim, server)
-
-
-async def until(predicate, timeout=5.0):
-    async def wait():
-        while not predicate():
-            await asyncio.sleep(0.01)
-    await asyncio.wait_for(wait(), timeout)
 
 
 async def _retrieve_over_send():

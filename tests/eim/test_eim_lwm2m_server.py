@@ -5,6 +5,7 @@ and inject mode with /3443/0/3 observed and cleared by executing /3443/0/4."""
 
 import asyncio
 import binascii
+import contextlib
 import importlib.util
 import os
 
@@ -12,7 +13,7 @@ import cbor2
 from aiocoap import Message
 from aiocoap.numbers.codes import Code
 
-from eim_fake_euicc import FakeEuicc
+from eim_fake_euicc import FakeEuicc, ipa_reaction, until
 from host_tools.eim import codec, core, crypto, packages
 from host_tools.eim.lwm2m_relay import EimLwm2mRelay
 
@@ -55,17 +56,10 @@ class Ipa:
         assert request.opt.content_format == OPAQUE
         der = bytes(request.payload)
         self.written.append(der)
-        alt, (kind, value) = codec.decode("EsipaMessageFromEimToIpa", der)
-        if kind == "eimAcknowledgements":
-            self.acks.extend(value)
-        elif kind == "euiccPackageRequest":
-            result = codec.decode("EuiccPackageResult",
-                                  self.card.load_package(codec.encode("EuiccPackageRequest", value)))
-            if alt == "transferEimPackageRequest":
-                self.say("transferEimPackageResponse", ("euiccPackageResult", result))
-            else:
-                self.say("provideEimPackageResult", {"eidValue": binascii.unhexlify(EID),
-                                                     "eimPackageResult": ("euiccPackageResult", result)})
+        acks, reply = ipa_reaction(self.card, EID, der)
+        self.acks.extend(acks)
+        if reply is not None:
+            self.say(*reply)
         return Message(code=Code.CHANGED)
 
     def _on_clear(self, request):
@@ -84,41 +78,38 @@ class Ipa:
             self.device.notify("/3443/0/3", der, OPAQUE)
 
 
-async def _rig(use_send):
+@contextlib.asynccontextmanager
+async def rig(use_send):
+    """(eim, device, ipa, relay) around a started LwM2M server with the device registered."""
     fakedev = _fakedev()
     server, device = await fakedev.server_and_device("eim-dev", register=False)
-    for path in _3443:
-        device.add_resource(path)
-    resp = await device.register(server.port, links=b"</>;rt=\"oma.lwm2m\";ct=110,</3443/0>")
-    assert resp.code == Code.CREATED
-    await server.wait_registered("eim-dev", 5)
-    key = crypto.generate_key()
-    eim = core.EimCore(EIM_ID, key)
-    card = FakeEuicc(EID, EIM_ID, key.public_key())
-    eim.register_euicc(EID, euicc_cert=card.cert_der)
-    ipa = Ipa(device, card, use_send, server.port)
-    relay = EimLwm2mRelay(eim, server)
-    return fakedev, server, device, eim, ipa, relay
-
-
-async def _until(predicate, timeout=10.0):
-    async def wait():
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(wait(), timeout)
+    relay = None
+    try:
+        for path in _3443:
+            device.add_resource(path)
+        resp = await device.register(server.port, links=b"</>;rt=\"oma.lwm2m\";ct=110,</3443/0>")
+        assert resp.code == Code.CREATED
+        await server.wait_registered("eim-dev", 5)
+        key = crypto.generate_key()
+        eim = core.EimCore(EIM_ID, key)
+        card = FakeEuicc(EID, EIM_ID, key.public_key())
+        eim.register_euicc(EID, euicc_cert=card.cert_der)
+        ipa = Ipa(device, card, use_send, server.port)
+        relay = EimLwm2mRelay(eim, server)
+        yield eim, device, ipa, relay
+    finally:
+        if relay is not None:
+            await relay.close()
+        await fakedev.stop_all(device, server)
 
 
 async def _retrieve_over_send():
-    fakedev, server, device, eim, ipa, relay = await _rig(use_send=True)
-    try:
+    async with rig(use_send=True) as (eim, device, ipa, relay):
         assert await relay.attach("eim-dev", observe=False) == EID
         eim.queue(EID, packages.EUICC_PACKAGE, {"psmo": [{"op": "enable", "iccid": ICCID}]})
         ipa.say("getEimPackageRequest", {"eidValue": binascii.unhexlify(EID)})
-        await _until(lambda: ipa.acks)
-        return eim, ipa, relay
-    finally:
-        await relay.close()
-        await fakedev.stop_all(device, server)
+        await until(lambda: ipa.acks)
+    return eim, ipa, relay
 
 
 def test_lwm2m_server_3443_retrieve_mode_over_send():
@@ -128,17 +119,13 @@ def test_lwm2m_server_3443_retrieve_mode_over_send():
 
 
 async def _inject_over_observe():
-    fakedev, server, device, eim, ipa, relay = await _rig(use_send=False)
-    try:
+    async with rig(use_send=False) as (eim, device, ipa, relay):
         await relay.attach("eim-dev")
-        await _until(lambda: device.resource("/3443/0/3").observers() == 1)
+        await until(lambda: device.resource("/3443/0/3").observers() == 1)
         eim.queue(EID, packages.EUICC_PACKAGE, {"psmo": [{"op": "disable", "iccid": ICCID}]})
         assert await relay.push("eim-dev") is not None
-        await _until(lambda: ipa.acks)
-        return eim, ipa, relay
-    finally:
-        await relay.close()
-        await fakedev.stop_all(device, server)
+        await until(lambda: ipa.acks)
+    return eim, ipa, relay
 
 
 def test_lwm2m_server_3443_inject_mode_over_observe_with_clear():
