@@ -167,17 +167,3 @@ async def test_asyncio_runner_maps_oserror_to_eim_unreachable():
         procedures.Ipa(st, backoff_min_ms=700).poll())
     assert r["unreachable"] is True and r["retry_ms"] == 700
 
-
-def test_state_through_hal_storage_store():
-    from hal.storage import Store
-    d = "/tmp/dtest_ipa_store"
-    s = Store(d)
-    st = IpaState(store=s)
-    st.add_pending("epr", EPR, 9)
-    st.note_counter("eim1", 5)
-    again = IpaState(store=Store(d))
-    assert [p["seq"] for p in again.pending()] == [9] and again["counters"] == {"eim1": 5}
-    again.drop_pending(seqs=[9])
-    assert IpaState(store=Store(d)).pending() == []
-    for k in list(s.keys()):
-        s.delete(k)
