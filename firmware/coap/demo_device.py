@@ -5,7 +5,7 @@ host server at the same time, narrating each step on stdout (one line per step).
         [--block 1024] [--serve-seconds 30] [--get /blob] [--put /sink] [--no-client]
         [--tick-ms 1000] [--con-notify] [--host 127.0.0.1 | --host ::1]
 
-Served here:  /hello (text), /big (generated body of --size bytes, block-wise), /counter
+Served here:  /hello (text), /stats (endpoint counters), /big (generated body of --size bytes, block-wise), /counter
               (observable, ticks every --tick-ms), /sink (PUT/POST: block-wise upload, counted)
 Asked of the host (unless --no-client): GET --get block-wise, PUT and POST --put block-wise.
 Bodies follow one pattern, byte i = i % 251, so both sides can check them without storing."""
@@ -75,6 +75,7 @@ class DemoResources:
         self.uploads = 0
         self.say = say
         self._sinks = {}
+        self.ep = None
 
     def open_sink(self, req, remote):
         sink = CheckSink()
@@ -108,6 +109,9 @@ class DemoResources:
             ok = sink is None or sink.bad_at is None
             self.say("served %s %s: %d bytes%s" % (N.code_str(code), path, n, "" if ok else " CORRUPT"))
             return Message(code=N.CHANGED if code == N.PUT else N.CREATED, payload=str(n).encode())
+        if path == "/stats" and self.ep is not None:
+            st = self.ep.stats
+            return Message(code=N.CONTENT, payload=" ".join("%s=%d" % (k, st[k]) for k in sorted(st)).encode())
         if path == "/echo":
             return Message(code=N.CONTENT, payload=req.payload)
         raise E.NotFound(path)
@@ -178,6 +182,7 @@ async def main(argv):
     res = DemoResources(opts["size"], _say)
     ep = Endpoint(UdpTransport(opts["host"], opts["listen"]), res, open_sink=res.open_sink,
                   log=_say).start()
+    res.ep = ep
     _say("listening on %s:%d (/hello /big /counter /sink), block size %d" % (
         opts["host"], opts["listen"], 16 << ep.max_szx))
     try:
