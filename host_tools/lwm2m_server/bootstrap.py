@@ -73,7 +73,8 @@ def _normalize_config(config):
 
 
 class BootstrapServer:
-    """`configs` maps endpoint name -> {"/0/1": {rid: value}, "/1/0": {...}, "/3303/0": {...}}.
+    """`configs` maps endpoint name (or "*" for any other) -> {"/0/1": {rid: value}, "/1/0": {...},
+    "/3303/0": {...}}.
     Options: discover (send Bootstrap-Discover first), delete (paths to Bootstrap-Delete, default
     "/"), read_server (Bootstrap-Read /1 before Finish), fmt (content format when the client
     named none in pct)."""
@@ -114,7 +115,10 @@ class BootstrapServer:
         self.store.save_bootstrap_config(endpoint, _normalize_config(config))
 
     def config(self, endpoint):
+        """The endpoint's configuration, else the one stored under "*", else None."""
         config = self.store.bootstrap_config(endpoint)
+        if config is None:
+            config = self.store.bootstrap_config("*")
         return _normalize_config(config) if config is not None else None
 
     def results(self, endpoint):

@@ -8,6 +8,7 @@ import json
 import logging
 import shlex
 import sys
+import threading
 
 from . import numbers
 from .bootstrap import BootstrapServer, simple_config
@@ -172,14 +173,21 @@ class Console:
 
 
 async def _stdin_lines():
+    # a daemon thread works for any stdin (tty, pipe, file, /dev/null) and never holds up exit
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    lines = asyncio.Queue()
+
+    def reader():
+        for raw in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, raw.strip())
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    threading.Thread(target=reader, name="stdin", daemon=True).start()
     while True:
-        line = await reader.readline()
-        if not line:
+        line = await lines.get()
+        if line is None:
             return
-        yield line.decode("utf-8", "replace").strip()
+        yield line
 
 
 async def run(args):

@@ -153,3 +153,14 @@ async def test_bootstrap_then_register_flow(tmp_path):
         assert bs.config("dev1")["/0/1"][0] == uri and bs.results("dev1")[0]["result"] == "finished"
     finally:
         await stop_all(device, bs, server)
+
+
+@async_test
+async def test_bootstrap_wildcard_config_serves_any_endpoint():
+    device = await _bootstrap_client("anyone")
+    bs = await BootstrapServer.start(port=0, configs={"*": await _config()}, timeout=5.0, discover=False)
+    try:
+        assert (await _request(device, bs, "?ep=anyone")).code == Code.CHANGED
+        assert (await bs.wait_finished("anyone", 1, 10))["result"] == "finished"
+    finally:
+        await stop_all(device, bs)
