@@ -383,6 +383,11 @@ class SimModem:
 
     # -- 27.007 commands ------------------------------------------------------------------
 
+    async def at_xstorm(self, sep, args):
+        """Simulator-only hook (benchmarks): a URC storm of N lines, then OK."""
+        self.storm(int(args))
+        return []
+
     async def at_cmee(self, sep, args):
         if sep == "=":
             self.cmee = int(args or 0)

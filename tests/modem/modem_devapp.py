@@ -7,17 +7,18 @@ import gc
 import json
 import sys
 
-from modem import connmon_source
 from modem.at import AtError, AtTimeout
-from modem.nrf91_slm import Nrf91Slm
-from modem.quectel_bg95 import QuectelBg95
-from modem.simcom_sim7080 import SimcomSim7080
 from modem.stream_unix import open_link
-from modem.ublox_sara_r5 import UbloxSaraR5
-from modem.uicc import Uicc
 
-DIALECTS = {"nrf91_slm": Nrf91Slm, "bg95": QuectelBg95, "sim7080": SimcomSim7080,
-            "sara_r5": UbloxSaraR5}
+# imported on demand: the storm benchmark runs in a 64K heap with one dialect loaded
+DIALECTS = {"nrf91_slm": ("nrf91_slm", "Nrf91Slm"), "bg95": ("quectel_bg95", "QuectelBg95"),
+            "sim7080": ("simcom_sim7080", "SimcomSim7080"), "sara_r5": ("ublox_sara_r5", "UbloxSaraR5")}
+
+
+def Uicc(*a):
+    from modem.uicc import Uicc as _Uicc
+
+    return _Uicc(*a)
 ISDR = b"\xA0\x00\x00\x05\x59\x10\x10\xFF\xFF\xFF\xFF\x89\x00\x00\x01\x00"
 
 
@@ -31,6 +32,8 @@ async def s_basic(d, args):
     ident = await d.identity()
     sig = await d.signal()
     cell = await d.cell_info()
+    from modem import connmon_source
+
     c4 = await connmon_source.read(d)
     result({"ip": ip, "identity": ident, "signal": sig, "cell": cell,
             "connmon": dict((str(k), v) for k, v in c4.items()), "stats": d.at.stats()})
@@ -158,14 +161,59 @@ async def s_stale(d, args):
     result({"closed": True})
 
 
-SCENARIOS = {"basic": s_basic, "udp": s_udp, "apdu": s_apdu, "refresh": s_refresh,
+async def s_bench_storm(d, args):
+    # heap retained by the engine after URC storms of growing length (gc'd before reading)
+    await d.init()
+    rows = []
+    for n in [int(a) for a in args] or (500, 2000, 8000):
+        gc.collect()
+        a0 = gc.mem_alloc()
+        t0 = asyncio.ticks()
+        await d.at.cmd("AT+XSTORM=%d" % n, 120000)
+        ms = asyncio.ticks_diff(asyncio.ticks(), t0)
+        gc.collect()
+        rows.append([n, gc.mem_alloc() - a0, ms])
+    result({"rows": rows, "engine_bytes": ENGINE_BYTES[0], "heap_total": gc.mem_alloc() + gc.mem_free(),
+            "stats": d.at.stats()})
+
+
+async def s_bench_apdu(d, args):
+    # AT round trips per STORE DATA chain of each size, and per single short APDU
+    quirks = args[0]
+    await d.init()
+    u = Uicc(d.at, quirks, d)
+    rows = []
+    async with await u.open(ISDR) as ch:
+        u.round_trips = 0
+        t0 = asyncio.ticks()
+        for i in range(20):
+            await ch.transmit(b"\x80\xAA\x00\x00\x00")
+        rows.append(["short", 20, u.round_trips, asyncio.ticks_diff(asyncio.ticks(), t0)])
+        for size in [int(a) for a in args[1:]]:
+            payload = bytes(size)
+            u.round_trips = 0
+            t0 = asyncio.ticks()
+            data, sw = await ch.store_data(payload)
+            rows.append([size, len(data), u.round_trips, asyncio.ticks_diff(asyncio.ticks(), t0)])
+    result({"segment": u.max_segment, "csim": ch.csim, "rows": rows})
+
+
+ENGINE_BYTES = [0]
+
+SCENARIOS = {"bench_storm": s_bench_storm, "bench_apdu": s_bench_apdu, "basic": s_basic, "udp": s_udp, "apdu": s_apdu, "refresh": s_refresh,
              "faults": s_faults, "stale": s_stale}
 
 
 async def main(argv):
     dialect, link, scenario = argv[0], argv[1], argv[2]
+    mod, cls = DIALECTS[dialect]
+    cls = getattr(__import__("modem." + mod, None, None, [cls]), cls)
+    gc.collect()
+    a0 = gc.mem_alloc()
     r, w = await open_link(link)
-    d = DIALECTS[dialect].connect(r, w)
+    d = cls.connect(r, w)
+    gc.collect()
+    ENGINE_BYTES[0] = gc.mem_alloc() - a0
     try:
         await SCENARIOS[scenario](d, argv[3:])
     except Exception as e:
