@@ -131,6 +131,11 @@ class EimCore:
         self.initial_counter = initial_counter
         # None: a delivered package waits for its result forever; else it is offered again
         self.redeliver_after_s = redeliver_after_s
+        self._queue_listeners = []
+
+    def add_queue_listener(self, callback):
+        """callback(eid, package_id) after each queue(); e.g. an inject-mode binding pushing."""
+        self._queue_listeners.append(callback)
 
     # ------------------------------------------------------------------ control plane
 
@@ -160,6 +165,8 @@ class EimCore:
         pid = self.store.add_package(eid, kind, spec, txid)
         self.store.audit(eid, store_mod.QUEUED, "%s %s txid=%s" % (
             kind, json.dumps(spec, sort_keys=True), _hex(txid)), pid)
+        for callback in self._queue_listeners:
+            callback(eid, pid)
         return pid
 
     def queue_body(self, eid, body):

@@ -16,7 +16,8 @@ notifications carried it).
 Delivery of one IPA message: a Send (always processed), or an observation/read of /0/3
 (processed unless it repeats the message last processed and /0/3 was not cleared since; then /0/4
 is executed to clear it). The eIM's answer, if any, is written to /0/2. In inject mode the relay
-also writes queued packages (TransferEimPackageRequest) when asked to `push()`."""
+also writes queued packages (TransferEimPackageRequest) on `push()`, or by itself as soon as a
+package is queued when built with auto_push=True."""
 
 import asyncio
 import logging
@@ -43,16 +44,25 @@ class _Endpoint:
 
 
 class EimLwm2mRelay:
-    def __init__(self, core, server, write_format=OPAQUE, timeout=10.0):
+    def __init__(self, core, server, write_format=OPAQUE, auto_push=False):
         self.core = core
         self.server = server
         self.write_format = write_format
-        self.timeout = timeout
         self.endpoints = {}
         self.errors = []  # (endpoint, text) of failed exchanges, for tests and logs
         self._tasks = set()
+        self._loop = asyncio.get_running_loop()  # build the relay inside the server's loop
         if hasattr(server, "add_listener"):
             server.add_listener(self._on_event)
+        if auto_push:
+            core.add_queue_listener(self._on_queued)
+
+    def _on_queued(self, eid, package_id):
+        """Inject mode: a package queued (from any thread, e.g. the REST handler) is pushed to
+        the endpoint serving that EID."""
+        for endpoint, ep in self.endpoints.items():
+            if ep.eid == eid:
+                self._loop.call_soon_threadsafe(self._spawn, self.push(endpoint))
 
     async def attach(self, endpoint, eid=None, observe=True):
         """Start serving `endpoint`: learn its EID (/3443/0/1) and observe /3443/0/3."""

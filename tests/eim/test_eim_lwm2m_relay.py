@@ -126,14 +126,14 @@ class FakeServerWithoutExecute(FakeServer):
     execute = None
 
 
-def make(use_send, with_execute=True):
+def make(use_send, with_execute=True, auto_push=False):
     key = crypto.generate_key()
     eim = core.EimCore(EIM_ID, key)
     card = FakeEuicc(EID, EIM_ID, key.public_key())
     eim.register_euicc(EID, euicc_cert=card.cert_der)
     device = FakeDevice(card, use_send)
     server = (FakeServer if with_execute else FakeServerWithoutExecute)(device)
-    return eim, device, server, EimLwm2mRelay(eim, server)
+    return eim, device, server, EimLwm2mRelay(eim, server, auto_push=auto_push)
 
 
 async def _retrieve_over_send():
@@ -222,3 +222,18 @@ async def _garbage():
 def test_lwm2m_3443_garbage_ipa_message_is_logged_not_answered():
     device, relay = asyncio.run(_garbage())
     assert device.written == [] and "refused" in relay.errors[0][1]
+
+
+async def _auto_push():
+    eim, device, server, relay = make(use_send=False, auto_push=True)
+    await relay.attach(EP)
+    eim.queue(EID, packages.EUICC_PACKAGE, {"psmo": [{"op": "enable", "iccid": ICCID}]})
+    await until(lambda: device.acks)
+    await relay.close()
+    return eim, device
+
+
+def test_lwm2m_3443_inject_mode_auto_push_when_queued():
+    eim, device = asyncio.run(_auto_push())
+    assert device.acks == [1]
+    assert eim.package_list(EID)[0]["state"] == "acknowledged"
