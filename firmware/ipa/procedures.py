@@ -184,10 +184,11 @@ class Ipa:
         if txid is not None:
             # A reset after the last segment may have left an installed profile: its
             # ProfileInstallationResult waits in the notification list.
-            resp = yield from self._es10b(es10b.retrieve_notifications_list())
             try:
+                resp = yield from self._es10b(es10b.retrieve_notifications_list())
                 _, items, _ = es10b.parse_notifications_list(resp)
-            except es10b.Es10Error:
+            except (es10b.Es10Error, apdu.ApduError):
+                # A STORE DATA chain cut mid-segment can make the first command after it fail.
                 items = []
             for seq, raw in items:
                 if raw[:2] == b"\xbf\x37":
@@ -497,6 +498,8 @@ class Ipa:
         except EimUnreachable:
             yield from self._resume_download(self.st["phase"] or {})
             out["undelivered"] = True
+            r = yield from self._eim_unreachable()
+            out["rollback"] = r.get("rollback")
             return out
         out.update(info)
         self.st.add_pending("pdtr", result, save=False)
@@ -507,6 +510,8 @@ class Ipa:
         except EimUnreachable:
             self.st.clear_phase()
             out["undelivered"] = True
+            r = yield from self._eim_unreachable()
+            out["rollback"] = r.get("rollback")
             return out
         self.st.d["pending"] = [p for p in self.st.pending() if p["raw"] != result.hex()]
         self.st.clear_phase()

@@ -186,3 +186,21 @@ def test_reset_while_streaming_bpp_resumes_with_error_result(dl):
     assert res["profileDownloadTriggerResultData"][0] == "profileDownloadError"
     assert st.pending() == []
     assert dl.card.state.profile_by_iccid(NEW_ICCID) is None
+
+
+def test_eim_lost_during_bpp_download_cancels_and_keeps_result_pending(dl):
+    def fail(kind, payload):
+        if kind == "more" and len(dl.link.apdus) > 30:
+            return procedures.EimUnreachable("link dropped mid-BPP")
+        return None
+    dl.rig.fail_on = fail
+    r = dl.rig.run(dl.ipa.poll())
+    assert r["unreachable"] is True and r["retry_ms"] > 0
+    # The eUICC session was cancelled and the error result waits for the eIM.
+    assert [c for c, _ in dl.rig.es10b if c[:2] == b"\xbf\x41"]
+    assert [p["kind"] for p in dl.st.pending()] == ["pdtr"]
+    dl.rig.fail_on = None
+    dl.rig.run(dl.ipa.poll())
+    res = _trigger_result(dl.eim)
+    assert res["profileDownloadTriggerResultData"][0] == "profileDownloadError"
+    assert dl.st.pending() == []
