@@ -1,0 +1,142 @@
+# The asyncio Endpoint on MicroPython over an in-memory link: separate responses, CON
+# retransmission after loss, duplicate answered from the cache, observe notify and RST,
+# block-wise with a streaming sink, and a clean close().
+# mpy-heapsize: 256K
+import asyncio
+
+from coap import block as B
+from coap import error as E
+from coap import numbers as N
+from coap.endpoint import Endpoint
+from coap.message import Message
+from coap_memlink import pair
+
+
+def _handler(calls):
+    async def slow(req):
+        await asyncio.sleep_ms(1300)
+        return Message(code=N.CONTENT, payload=b"late")
+
+    def h(req, remote):
+        calls.append(req.path_str())
+        p = req.path_str()
+        if p == "/slow":
+            return slow(req)
+        if p == "/obs":
+            return Message(code=N.CONTENT, payload=str(len(calls)).encode())
+        if p == "/post":
+            return Message(code=N.CREATED, payload=b"made")
+        raise E.NotFound(p)
+    return h
+
+
+def _eps(calls):
+    a, b = pair()
+    server = Endpoint(a, _handler(calls)).start()
+    client = Endpoint(b).start()
+    return a, b, server, client
+
+
+async def test_separate_response_empty_ack_then_con():
+    calls = []
+    a, b, server, client = _eps(calls)
+    resp = await client.request("A", Message(code=N.GET).set_uri_path("/slow"))
+    assert resp.code == N.CONTENT and resp.payload == b"late"
+    assert resp.mtype == N.CON  # the response came on its own after an empty ACK
+    first = Message.decode(a.sent[0])
+    assert first.mtype == N.ACK and first.code == N.EMPTY
+    await client.close()
+    await server.close()
+
+
+async def test_con_retransmitted_after_loss_and_duplicate_served_from_cache():
+    calls = []
+    a, b, server, client = _eps(calls)
+    lost = []
+
+    def drop_first_response(data):
+        if not lost:
+            lost.append(data)
+            return True
+        return False
+
+    a.drop = drop_first_response  # the server's first answer is lost
+    resp = await client.request("A", Message(code=N.POST).set_uri_path("/post"))
+    assert resp.code == N.CREATED and resp.payload == b"made"
+    assert client.stats["retransmit"] == 1
+    assert calls == ["/post"]  # the retransmitted POST did not run the handler again
+    assert server.stats["dup"] == 1 and a.sent[1] == lost[0]
+    await client.close()
+    await server.close()
+
+
+async def test_observe_notify_then_rst_removes_observer():
+    calls = []
+    a, b, server, client = _eps(calls)
+    resp = await client.request("A", Message(code=N.GET, options=[(N.OBSERVE, 0)]).set_uri_path("/obs"))
+    assert resp.opt(N.OBSERVE) is not None and len(server.observers) == 1
+    assert server.notify("/obs") == 1
+    await asyncio.sleep_ms(20)
+    note = Message.decode(a.sent[-1])
+    assert note.mtype == N.NON and note.token == resp.token and note.opt(N.OBSERVE) > resp.opt(N.OBSERVE)
+    # The client has no exchange for that token any more: a CON notification gets RST.
+    server.notify("/obs", True)
+    await asyncio.sleep_ms(20)
+    assert Message.decode(b.sent[-1]).mtype == N.RST
+    assert len(server.observers) == 0
+    await client.close()
+    await server.close()
+
+
+async def test_blockwise_streaming_both_ways_small_blocks():
+    got = []
+
+    class Sink:
+        def __init__(self):
+            self.n = 0
+
+        def write(self, offset, mv):
+            assert offset == self.n
+            self.n += len(mv)
+
+    sinks = []
+
+    def opener(req, remote):
+        s = Sink()
+        sinks.append(s)
+        return s
+
+    def h(req, remote):
+        got.append((req.code, getattr(req, "body_size", None)))
+        if req.code == N.GET:
+            r = Message(code=N.CONTENT)
+            r.body_reader = B.BytesReader(bytes(3000))
+            return r
+        return Message(code=N.CHANGED)
+
+    a, b = pair()
+    server = Endpoint(a, h, open_sink=opener).start()
+    client = Endpoint(b).start()
+    resp = await client.request("A", Message(code=N.PUT).set_uri_path("/x"), block_size=64,
+                                body_reader=B.BytesReader(bytes(5000)))
+    assert resp.code == N.CHANGED and sinks[0].n == 5000 and got == [(N.PUT, 5000)]
+    sink = Sink()
+    resp = await client.request("A", Message(code=N.GET).set_uri_path("/x"), block_size=32, body_sink=sink)
+    assert resp.code == N.CONTENT and sink.n == 3000 and resp.body_size == 3000
+    await client.close()
+    await server.close()
+
+
+async def test_close_leaves_no_tasks_and_fails_open_requests():
+    a, b = pair()
+    a.drop = lambda d: True  # nothing ever arrives
+    client = Endpoint(b).start()
+    task = asyncio.create_task(client.request("A", Message(code=N.GET).set_uri_path("/x")))
+    await asyncio.sleep_ms(10)
+    await client.close()
+    try:
+        await task
+        raise AssertionError("request did not fail")
+    except E.RequestTimeout:
+        pass
+    assert client._tasks == [] and client._spawned == []
