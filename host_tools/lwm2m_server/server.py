@@ -14,6 +14,8 @@ from .exchange import (OperationError, Result, Site, bind, exchange, local_port,
 from .store import Store
 
 _OBSERVE_QUEUE = 256
+# requests held for one sleeping queue-mode client; more is a caller bug, not a backlog to keep
+_MAX_HELD = 64
 
 
 class _Client:
@@ -287,6 +289,8 @@ class LwM2MServer:
     async def _submit(self, client, job):
         if not client.reg.queue_mode:
             return await job()
+        if self.pending(client.endpoint) >= _MAX_HELD:
+            raise OperationError(client.endpoint, "queued", "", "%d requests already held" % _MAX_HELD)
         fut = asyncio.get_running_loop().create_future()
         client.pending.append((job, fut))
         self._kick(client)

@@ -20,6 +20,8 @@ async def _sleeping_client(awake=0.4):
     assert (await device.register(server.port, extra="&lwm2m=1.1&b=U&Q")).code == Code.CREATED
     await server.wait_registered("dev1", 5)
     await asyncio.sleep(awake + 0.2)  # the awake window after Register has passed
+    # from now on each wake-up lasts long enough that a loaded CI host still drains the queue
+    server.awake_time = 10.0
     return server, device
 
 
@@ -105,7 +107,7 @@ async def test_queue_mode_notification_wakes_the_held_queue():
         await device.update(server.port)
         obs = server.observe("dev1", "/3/0/9")
         await obs.established()
-        await asyncio.sleep(0.6)  # asleep again
+        server._client("dev1").awake_until = 0  # its awake window is over
         task = asyncio.create_task(server.read("dev1", "/3/0"))
         await asyncio.sleep(0.2)
         assert not task.done() and server.pending("dev1") == 1
@@ -128,5 +130,20 @@ async def test_queue_mode_cancel_of_held_observe_never_sends_it():
         await device.update(server.port)
         await asyncio.sleep(0.3)
         assert device.requests == [] and server.pending("dev1") == 0
+    finally:
+        await stop_all(device, server)
+
+
+@async_test
+async def test_queue_mode_held_requests_are_bounded():
+    server, device = await _sleeping_client()
+    try:
+        held = [asyncio.create_task(server.read("dev1", "/3/0")) for _ in range(64)]
+        await asyncio.sleep(0.1)
+        with pytest.raises(OperationError, match="64 requests already held"):
+            await server.read("dev1", "/3/0")
+        await device.update(server.port)
+        results = await asyncio.wait_for(asyncio.gather(*held), 20)
+        assert all(r.code == "2.05" for r in results) and len(device.requests) == 64
     finally:
         await stop_all(device, server)
