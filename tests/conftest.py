@@ -75,7 +75,7 @@ class DeviceTestFile(pytest.File):
             out, rc = harness.run_on_qemu(str(script), timeout=_FILE_TIMEOUT_S)
         finally:
             script.unlink()
-        return _parse_results(out, rc)
+        return harness.parse_device_results(out, rc)
 
     def _run_unix(self):
         argv = [harness.MICROPYTHON]
@@ -90,30 +90,7 @@ class DeviceTestFile(pytest.File):
         except subprocess.TimeoutExpired as exc:
             out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
             rc = "timeout after %ss" % _FILE_TIMEOUT_S
-        return _parse_results(out, rc)
-
-
-def _parse_results(out, rc):
-    results, current, trace = {}, None, None
-    for line in out.splitlines():
-        parts = line.split(" ", 1)
-        if parts[0] == "@@START":
-            current = parts[1]
-        elif parts[0] == "@@PASS":
-            results[parts[1]] = None
-            current = None
-        elif parts[0] == "@@FAIL":
-            trace = []
-        elif parts[0] == "@@END" and trace is not None:
-            results[current] = "\n".join(trace)
-            trace, current = None, None
-        elif trace is not None:
-            trace.append(line)
-    if current is not None and current not in results:
-        results[current] = "MicroPython stopped inside this test (rc=%s):\n%s" % (rc, out[-3000:])
-    results["@@output"] = out
-    results["@@rc"] = rc
-    return results
+        return harness.parse_device_results(out, rc)
 
 
 class DeviceTestItem(pytest.Item):

@@ -70,10 +70,13 @@ class DeviceProcess:
         self._reader.start()
 
     def _read(self):
-        for raw in iter(self.proc.stdout.readline, b""):
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            self.lines.append(line)
-            self._queue.put(line)
+        try:
+            for raw in iter(self.proc.stdout.readline, b""):
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                self.lines.append(line)
+                self._queue.put(line)
+        except (ValueError, OSError):
+            pass  # stop() closed the pipe while this thread was reading: the process is gone
         self._queue.put(None)
 
     def expect(self, pattern, timeout=10.0):
@@ -180,3 +183,28 @@ def run_on_qemu(script_path, timeout=120.0):
             pass
         qemu.wait(timeout=5)
         qemu.stdout.close()
+
+
+def parse_device_results(out, rc):
+    """Per-test results from tests/on_device/device_runner.py output: name -> None (passed) or
+    the failure text; "@@output"/"@@rc" keep the whole run for tests that never started."""
+    results, current, trace = {}, None, None
+    for line in out.splitlines():
+        parts = line.split(" ", 1)
+        if parts[0] == "@@START":
+            current = parts[1]
+        elif parts[0] == "@@PASS":
+            results[parts[1]] = None
+            current = None
+        elif parts[0] == "@@FAIL":
+            trace = []
+        elif parts[0] == "@@END" and trace is not None:
+            results[current] = "\n".join(trace)
+            trace, current = None, None
+        elif trace is not None:
+            trace.append(line)
+    if current is not None and current not in results:
+        results[current] = "MicroPython stopped inside this test (rc=%s):\n%s" % (rc, out[-3000:])
+    results["@@output"] = out
+    results["@@rc"] = rc
+    return results
