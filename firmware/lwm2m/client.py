@@ -15,7 +15,7 @@ committed change. Events are reported as one line each through `log`: "lwm2m <ev
 CLI (Unix port):  micropython -m lwm2m.client --server coap://127.0.0.1:5683 --ep NAME
                   [--lifetime 60] [--bootstrap coap://...] [--state DIR] [--queue] [--port N]
                   [--rx-window MS] [--retry COUNT,TIMER,SEQDELAY,SEQCOUNT]
-stdin commands:   send /3/0/13[,/3/0/9]   set /3/0/9 57   update   deregister   quit
+stdin commands:   send /3/0/13[,/3/0/9]   set /3/0/9 57   update   deregister   mem   quit
 """
 
 import sys
@@ -39,7 +39,7 @@ from lwm2m.observe import NotificationStore, ObserveEngine, ObserveLimit
 from lwm2m.persist import Persist
 from lwm2m.queue_mode import QueueMode
 from lwm2m.rd_client import (
-    MAX_DELAY_MS, S_BOOTSTRAP, S_FAILED, S_REGISTERED, RdClient, RetryPolicy)
+    MAX_DELAY_MS, S_BOOTSTRAP, S_DEREGISTERED, S_FAILED, S_REGISTERED, RdClient, RetryPolicy)
 from lwm2m.send import SendMuted, build_send
 
 from hal.clock import default as _clock
@@ -244,10 +244,11 @@ class Client:
     def _tick_account(self, acc, now):
         rd = acc.rd
         if acc.disabled_until is not None:
-            if _clock.ticks_diff(now, acc.disabled_until) < 0:
-                return
-            acc.disabled_until = None
-            rd.reregister(now)
+            if _clock.ticks_diff(now, acc.disabled_until) >= 0:
+                acc.disabled_until = None
+                rd.reregister(now)
+            elif rd.state == S_DEREGISTERED:
+                return  # disabled (/1/x/4) and the De-register is done: wait out /1/x/5
         if acc.queue is not None and acc.queue.poll(now):
             pass  # now asleep; the next message wakes it up
         req = rd.step(now)
@@ -681,6 +682,11 @@ async def _command(client, words):
         for acc in client.accounts:
             acc.rd.deregister(now)
         client._wake.set()
+    elif cmd == "mem":
+        import gc
+
+        gc.collect()
+        client.log("mem", "alloc=%d free=%d" % (gc.mem_alloc(), gc.mem_free()))
     else:
         client.log("command-unknown", cmd)
 

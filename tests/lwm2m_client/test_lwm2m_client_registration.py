@@ -101,3 +101,37 @@ async def test_registration_state_survives_restart(processes, tmp_path):
         assert server.registration("persist1").location == location
     finally:
         await server.stop()
+
+
+@async_test
+async def test_update_on_object_instance_created_and_deleted(processes):
+    """Creating or deleting an object instance makes the client send an Update carrying the new
+    object links (§6.2.2 Update: "Objects and Object Instances")."""
+    server, dev = await registered(processes, "inst1")
+    try:
+        res = await server.create("inst1", "/1", {"/1/1/1": 60, "/1/1/6": False, "/1/1/7": "U"},
+                                  content_format=11542)
+        assert res.code == "2.01" and res.location == ("1", "1"), (res.code, res.location)
+        reg = await server.wait_update("inst1", 1, 10)
+        assert "/1/1" in reg.objects, reg.objects
+        assert (await server.delete("inst1", "/1/1")).code == "2.02"
+        reg = await server.wait_update("inst1", 2, 10)
+        assert "/1/1" not in reg.objects and "/1/0" in reg.objects
+    finally:
+        await server.stop()
+
+
+@async_test
+async def test_disable_deregisters_then_registers_after_disable_timeout(processes):
+    """Execute /1/0/4 (Disable): De-register, stay away for /1/0/5 seconds, then register again."""
+    server, dev = await registered(processes, "dis1")
+    try:
+        assert (await server.write("dis1", "/1/0/5", 1, content_format=0)).code == "2.04"
+        assert (await server.execute("dis1", "/1/0/4")).code == "2.04"
+        await expect(dev, r"lwm2m disabled 1 s")
+        await server.wait_deregistered("dis1", 10)
+        await expect(dev, r"lwm2m deregistered")
+        await server.wait_registered("dis1", 15)
+        await expect(dev, r"lwm2m registered /rd/")
+    finally:
+        await server.stop()
