@@ -3,7 +3,7 @@ framing to a card (the eUICC simulator or a canned script), ESipa messages to a 
 decodes every request with the independent SGP.32 codec before answering."""
 
 from host_tools import sgp32_oracle as oracle
-from ipa import apdu, procedures
+from ipa import apdu, procedures, tlv
 
 
 class PowerLoss(Exception):
@@ -142,3 +142,33 @@ def seqs_in_result(value):
                 walk(x)
     walk(value)
     return sorted(set(out))
+
+
+class RelayEim(FakeEim):
+    """ESipa -> ES9+ relay: the download messages share their encoding with ES9+ apart from the
+    ESipa-only eimTransactionId, so the eIM forwards raw bytes (signatures stay intact)."""
+
+    def __init__(self, smdp):
+        super().__init__()
+        self.smdp = smdp
+        self.tamper = None
+        self.acks = seqs_in_result
+        self.raw = None
+        for name in ("initiateAuthenticationRequestEsipa", "authenticateClientRequestEsipa",
+                     "getBoundProfilePackageRequestEsipa", "cancelSessionRequestEsipa"):
+            self.handlers[name] = lambda value: self._forward(self.raw)
+
+    def __call__(self, msg):
+        self.raw = msg
+        return super().__call__(msg)
+
+    def _forward(self, msg):
+        tag, voff, vend = tlv.header(msg)
+        if tag == 0xBF39:
+            # Drop the ESipa-only eimTransactionId [2] before it goes to the SM-DP+.
+            kids = [bytes(msg[s:e]) for t, s, _, e in tlv.elements(msg, voff, vend) if t != 0x82]
+            msg = tlv.encode(0xBF39, b"".join(kids))
+        out = self.smdp.handle(msg)
+        t, a, b = tlv.header(out)
+        out = bytes(out[a:b]) if t == 0xA2 else out
+        return self.tamper(out) if self.tamper else out

@@ -10,7 +10,7 @@ from host_tools import sgp32_oracle as oracle
 from host_tools.euicc_sim.pytest_fixtures import card, test_pki  # noqa: F401
 from host_tools.euicc_sim.state import iccid_to_bytes
 from host_tools.smdp.core import SmDp
-from ipa import es10b, procedures, tlv
+from ipa import es10b, procedures
 from ipa.state import IpaState
 
 import ipa_testkit as kit
@@ -19,47 +19,11 @@ NEW_ICCID = "8900103000000000033"
 EIM_TXID = bytes(range(0x40, 0x50))
 
 
-class RelayEim(kit.FakeEim):
-    """ESipa -> ES9+ relay: the download messages share their encoding with ES9+ apart from the
-    ESipa-only eimTransactionId, so the eIM forwards raw bytes (signatures stay intact)."""
-
-    def __init__(self, smdp):
-        super().__init__()
-        self.smdp = smdp
-        self.tamper = None
-        self.acks = kit.seqs_in_result
-        for name in ("initiateAuthenticationRequestEsipa", "authenticateClientRequestEsipa",
-                     "getBoundProfilePackageRequestEsipa", "cancelSessionRequestEsipa"):
-            self.handlers[name] = None
-        self.raw = None
-
-    def __call__(self, msg):
-        self.raw = msg
-        return super().__call__(msg)
-
-    def _forward(self, msg):
-        tag, voff, vend = tlv.header(msg)
-        if tag == 0xBF39:
-            # Drop the ESipa-only eimTransactionId [2] before it goes to the SM-DP+.
-            kids = [bytes(msg[s:e]) for t, s, _, e in tlv.elements(msg, voff, vend) if t != 0x82]
-            msg = tlv.encode(0xBF39, b"".join(kids))
-        out = self.smdp.handle(msg)
-        t, a, b = tlv.header(out)
-        out = bytes(out[a:b]) if t == 0xA2 else out
-        return self.tamper(out) if self.tamper else out
-
-
-def _relay_handler(eim):
-    return lambda value: eim._forward(eim.raw)
-
-
 @pytest.fixture
 def dl(card, test_pki, tmp_path):  # noqa: F811
     smdp = SmDp(test_pki, address="127.0.0.1", db_path=str(tmp_path / "smdp.sqlite"))
     smdp.add_order("MATCH-1")
-    eim = RelayEim(smdp)
-    for name in list(eim.handlers):
-        eim.handlers[name] = _relay_handler(eim)
+    eim = kit.RelayEim(smdp)
     link = kit.CardLink(card)
     rig = kit.Rig(link, eim, chunk=1024)
     st = IpaState(str(tmp_path / "ipa.json"))
