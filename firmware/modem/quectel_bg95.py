@@ -12,6 +12,11 @@ _OPEN_TIMEOUT_MS = 15000
 _STATE_CONNECTED = 2
 
 
+def _digits(v, n):
+    # +QENG prints MCC/MNC as bare numbers, so leading zeros arrive as ints ("001" -> 1)
+    return ("%0" + str(n) + "d") % v if isinstance(v, int) else v
+
+
 class QuectelBg95(Dialect):
     NAME = "bg95"
     BOOT_LINES = ("RDY", "APP RDY")
@@ -60,7 +65,7 @@ class QuectelBg95(Dialect):
         if len(p) < 13:
             return {"ci": None, "tac": None, "mcc": None, "mnc": None}
         return {"ci": atparse.hexint(p[6], "cellID"), "tac": atparse.hexint(p[12], "TAC"),
-                "mcc": str(p[4]), "mnc": "%02d" % p[5] if isinstance(p[5], int) else p[5]}
+                "mcc": _digits(p[4], 3), "mnc": _digits(p[5], 2)}
 
     async def _activate_pdp(self):
         try:

@@ -217,6 +217,8 @@ class Channel:
                 data = part if data is None else data + part
             gr = bytes((cla_for(0x00, self.number) if self.csim else 0x00, _INS_GET_RESPONSE, 0, 0, rsp[-1]))
             rsp = await self._raw(gr)
+            if rsp[-2] == 0x6C:  # fewer bytes left than announced: ask for exactly those
+                rsp = await self._raw(gr[:4] + bytes((rsp[-1],)))
         part = rsp[:-2]
         if data is None:
             data = part

@@ -16,6 +16,11 @@ NETWORKS = (
      "earfcn": 6300, "ip": "10.42.0.%d", "rsrp": 60, "rsrq": 28, "sinr": 14},
     {"plmn": "26295", "name": "Alpennetz", "tac": 0x2F10, "ci": 0x0A3C4D01, "pci": 211,
      "earfcn": 1300, "ip": "10.77.3.%d", "rsrp": 45, "rsrq": 20, "sinr": 6},
+    # the test PLMNs of the eUICC simulator's factory profiles
+    {"plmn": "00101", "name": "Operator One", "tac": 0x0101, "ci": 0x00A1B2C3, "pci": 101,
+     "earfcn": 6200, "ip": "10.1.1.%d", "rsrp": 55, "rsrq": 25, "sinr": 10},
+    {"plmn": "00102", "name": "Operator Two", "tac": 0x0202, "ci": 0x00D4E5F6, "pci": 202,
+     "earfcn": 2850, "ip": "10.2.2.%d", "rsrp": 50, "rsrq": 22, "sinr": 8},
 )
 
 # Quirk profiles (mirrors firmware/modem/uicc.py QUIRKS, seen from the modem side).
@@ -296,7 +301,11 @@ class SimModem:
         for n in NETWORKS:
             if n["plmn"] == plmn:
                 return n
-        return NETWORKS[0]
+        # any other PLMN: a network of its own, derived from the PLMN
+        h = int(plmn) if plmn.isdigit() else 7
+        return {"plmn": plmn, "name": "PLMN " + plmn, "tac": h & 0xFFFF, "ci": (h * 2654435761) & 0x0FFFFFFF,
+                "pci": h % 504, "earfcn": 6300, "ip": "10.%d.%d.%%d" % (h % 250, (h // 250) % 250),
+                "rsrp": 50, "rsrq": 22, "sinr": 8}
 
     def _set_stat(self, stat):
         self.stat = stat

@@ -22,6 +22,18 @@ def Uicc(*a):
 ISDR = b"\xA0\x00\x00\x05\x59\x10\x10\xFF\xFF\xFF\xFF\x89\x00\x00\x01\x00"
 
 
+GET_EID = b"\xBF\x3E\x03\x5C\x01\x5A"  # ES10c GetEuiccData asking for the EID (SGP.22 5.7.20)
+
+
+async def s_es10(d, args):
+    # with the eUICC simulator's real ISD-R: GetEID over STORE DATA
+    await d.init()
+    u = Uicc(d.at, args[0] if args else d.UICC_QUIRKS, d)
+    async with await u.open(ISDR) as ch:
+        data, sw = await ch.store_data(GET_EID)
+        result({"sw": sw, "data": data.hex(), "csim": ch.csim, "round_trips": u.round_trips})
+
+
 def result(d):
     print("RESULT " + json.dumps(d))
 
@@ -104,7 +116,7 @@ async def s_refresh(d, args):
             break
         await asyncio.sleep_ms(25)
     await d.wait_registered(10000)
-    data, sw = await ch.transmit(b"\x80\xCA\x00\x5A\x10")
+    data, sw = await ch.store_data(GET_EID)
     imsi2 = await d.imsi()
     ip2 = await d.ip_address()
     await ch.close()
@@ -200,7 +212,7 @@ async def s_bench_apdu(d, args):
 
 ENGINE_BYTES = [0]
 
-SCENARIOS = {"bench_storm": s_bench_storm, "bench_apdu": s_bench_apdu, "basic": s_basic, "udp": s_udp, "apdu": s_apdu, "refresh": s_refresh,
+SCENARIOS = {"es10": s_es10, "bench_storm": s_bench_storm, "bench_apdu": s_bench_apdu, "basic": s_basic, "udp": s_udp, "apdu": s_apdu, "refresh": s_refresh,
              "faults": s_faults, "stale": s_stale}
 
 

@@ -14,8 +14,10 @@ DIALECTS = ("nrf91_slm", "bg95", "sim7080", "sara_r5")
 
 
 def start_sim(processes, dialect, *extra, card=FAKECARD, pty=False):
-    """The simulator process and the link spec the firmware opens (tcp:HOST:PORT or a pty)."""
-    args = ["--dialect", dialect, "--card", card] + (["--pty"] if pty else ["--tcp", "0"]) + list(extra)
+    """The simulator process and the link spec the firmware opens (tcp:HOST:PORT or a pty).
+    card=None: the eUICC simulator's Card (host_tools/euicc_sim/card.py)."""
+    args = ["--dialect", dialect] + (["--card", card] if card else [])
+    args += (["--pty"] if pty else ["--tcp", "0"]) + list(extra)
     sim = harness.start_python("host_tools.modem_sim", args, name="modem_sim")
     processes.append(sim)
     m = sim.expect(r"modem_sim: (tcp|pty) (\S+)", timeout=20)
