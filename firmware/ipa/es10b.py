@@ -75,10 +75,6 @@ def _empty(tag):
     return tlv.encode(tag)
 
 
-def _bool_true():
-    return b"\x01\x01\xff"
-
-
 def bit_string(bits, nbits):
     """BIT STRING from a list of bit numbers (bit 0 = MSB of the first byte)."""
     nbytes = (nbits + 7) // 8

@@ -351,7 +351,8 @@ class Ipa:
     def _execute_euicc_package(self, package):
         epr = yield from self._load_package(package)
         out = {"package": "euiccPackageRequest", "result": epr["kind"],
-               "errorCode": epr["errorCode"], "seqNumber": epr["seqNumber"]}
+               "errorCode": epr["errorCode"], "seqNumber": epr["seqNumber"],
+               "results": [(es10b.RESULT_NAMES.get(t, t), v) for t, v in epr["results"]]}
         resp = yield from self._es10b(es10b.retrieve_notifications_list())
         try:
             _, notes, _ = es10b.parse_notifications_list(resp)

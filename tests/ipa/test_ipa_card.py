@@ -104,7 +104,7 @@ def test_euicc_package_enable_then_acks_remove_notifications(env):
     env.queue(env.request(("psmoList", [("enable", {"iccid": iccid_to_bytes(OP2)})])))
     r = env.rig.run(env.ipa.poll())
     handled = r["handled"][0]
-    assert handled["result"] == "signed"
+    assert handled["result"] == "signed" and handled["results"] == [("enable", 0)]
     assert env.card.enabled_profile()["iccid"] == OP2
     # The eIM saw the signed EPR together with the enable/disable notifications...
     res = env.eim.results[0]

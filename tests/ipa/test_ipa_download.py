@@ -10,7 +10,7 @@ from host_tools import sgp32_oracle as oracle
 from host_tools.euicc_sim.pytest_fixtures import card, test_pki  # noqa: F401
 from host_tools.euicc_sim.state import iccid_to_bytes
 from host_tools.smdp.core import SmDp
-from ipa import es10b, procedures
+from ipa import procedures
 from ipa.state import IpaState
 
 import ipa_testkit as kit
