@@ -47,8 +47,17 @@ async def s_basic(d, args):
     from modem import connmon_source
 
     c4 = await connmon_source.read(d)
-    result({"ip": ip, "identity": ident, "signal": sig, "cell": cell,
-            "connmon": dict((str(k), v) for k, v in c4.items()), "stats": d.at.stats()})
+    await d.set_psm(True, "00100001", "00000011")
+    await d.set_edrx(True, 4, "0101")
+    # feed object 4 the way the application does
+    from lwm2m.model import Registry
+    from objects import obj_connmon
+
+    reg = Registry()
+    obj_connmon.create(reg).update(**c4)
+    obj4 = dict((str(rid), reg.get((4, 0, rid))) for rid in (0, 2, 3, 8, 9, 10, 11, 12))
+    result({"ip": ip, "identity": ident, "signal": sig, "cell": cell, "connmon": c4, "obj4": obj4,
+            "stats": d.at.stats()})
 
 
 async def s_udp(d, args):

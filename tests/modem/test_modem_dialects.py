@@ -19,8 +19,11 @@ def test_attach_identity_radio_and_object4_values(processes, dialect):
     assert r["signal"]["rsrp"] == -81
     assert r["cell"] == {"ci": 0x00011B07, "tac": 0x00B7, "mcc": "242", "mnc": "01"}
     c4 = r["connmon"]
-    assert c4["0"] == 7 and c4["4"] == ["10.42.0.133"] and c4["7"] == ["iot.nordnett"]
-    assert (c4["8"], c4["10"], c4["9"], c4["12"]) == (0x00011B07, 242, 1, 0xB7)
+    assert c4["bearer"] == 6 and c4["available"] == [6, 7] and c4["rssi"] == -81
+    assert c4["ip_addresses"] == ["10.42.0.133"] and c4["apns"] == ["iot.nordnett"]
+    assert (c4["cell_id"], c4["smcc"], c4["smnc"], c4["lac"]) == (0x00011B07, 242, 1, 0xB7)
+    o4 = r["obj4"]  # the values as objects/obj_connmon.py holds them after update(**values)
+    assert (o4["0"], o4["2"], o4["8"], o4["9"], o4["10"], o4["12"]) == (6, -81, 0x00011B07, 1, 242, 0xB7)
     assert r["stats"]["timeouts"] == 0 and r["stats"]["garbled"] == 0
 
 
