@@ -10,7 +10,7 @@ from host_tools.euicc_sim import package
 from host_tools.euicc_sim.card import Card
 from host_tools.euicc_sim.pytest_fixtures import test_pki  # noqa: F401
 from host_tools.euicc_sim.state import iccid_to_bytes
-from ipa import es10b, esipa, procedures
+from ipa import es10b, esipa, procedures, tlv
 from ipa.state import IpaState
 
 import ipa_testkit as kit
@@ -266,3 +266,48 @@ def test_transfer_eim_package_push_returns_result_inline(env):
     assert env.card.enabled_profile()["iccid"] == OP2
     bad = esipa.transfer_eim_package_response(error=esipa.TEP_INVALID_PACKAGE_FORMAT)
     assert env.rig.run(env.ipa.transfer(b"\xbf\x4e\x05\x01"))["reply"] == bad
+
+
+class V10Eim(kit.FakeEim):
+    """An eIM speaking SGP.32 v1.0 ESipa: decodes with the v1.0 ASN.1 module (the IPAd is
+    configured per eIM with eim_version=V10)."""
+
+    def __init__(self):
+        super().__init__()
+        from test_ipa_oracle import _v10
+        self.defs = _v10()
+
+    def __call__(self, msg):
+        m = self.defs.EsipaMessageFromIpaToEim
+        m.from_ber(msg)
+        assert m.to_ber() == msg
+        name, value = m.get_val()
+        self.log.append(name)
+        out = self.defs.EsipaMessageFromEimToIpa
+        if name == "getEimPackageRequest":
+            if self.packages:
+                # EuiccPackageRequest is [81]: the CHOICE alternative is the signed TLV itself.
+                return tlv.encode(0xBF4F, self.packages.pop(0))
+            out.set_val(("getEimPackageResponse", ("eimPackageError", 1)))
+            return out.to_ber()
+        assert name == "provideEimPackageResult", name
+        self.results.append(value)
+        out.set_val(("provideEimPackageResultResponse",
+                     {"eimAcknowledgements": kit.seqs_in_result(value)}))
+        return out.to_ber()
+
+
+def test_euicc_package_with_v1_0_eim(tmp_path, test_pki):  # noqa: F811
+    env = Env(_card(tmp_path, test_pki), tmp_path, eim_version=esipa.V10)
+    env.eim = V10Eim()
+    env.rig.eim = env.eim
+    env.eim.packages.append(env.request(("psmoList", [("enable",
+                                                       {"iccid": iccid_to_bytes(OP2)})])))
+    r = env.rig.run(env.ipa.poll())
+    assert r["handled"][0]["result"] == "signed"
+    res = env.eim.results[0]
+    assert res[0] == "ePRAndNotifications"
+    assert res[1]["notificationList"][0] == "notificationList"
+    assert r["handled"][0]["acks"] and env.card.state.data["notifications"] == []
+    assert env.eim.log == ["getEimPackageRequest", "provideEimPackageResult",
+                           "getEimPackageRequest"]
