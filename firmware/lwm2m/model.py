@@ -271,6 +271,8 @@ class Registry:
 
     # --- local (firmware-side) access ---------------------------------------------------------
     def get(self, path, default=None):
+        if len(path) < 3:
+            return default
         obj = self._objs.get(path[0])
         if obj is None or path[1] not in obj.instances:
             return default
@@ -285,10 +287,23 @@ class Registry:
     def set(self, path, value):
         """Set a value from firmware code (a sensor, the modem); no access or operation checks.
         A 3-part path to a multiple resource takes a dict or list of values."""
+        if not 3 <= len(path) <= 4:
+            raise bad("set needs a resource path, not %s" % path_str(path))
         obj = self._obj(path[0])
         f = obj.field(path[2])
         if f is None:
             raise Error(NOT_FOUND, "resource %s" % path_str(path))
+        where = path_str(path)
+        if f[2] == T_NONE or (len(path) == 4 and not f[3] & MULTI):
+            raise bad("set of %s" % where)
+        if len(path) == 3 and f[3] & MULTI:
+            if isinstance(value, (list, tuple)):
+                value = dict(enumerate(value))
+            if not isinstance(value, dict):
+                raise bad("%s is a multiple resource" % where)
+            value = dict((k, check_value(f[2], v, where)) for k, v in value.items())
+        else:
+            value = check_value(f[2], value, where)
         inst = obj.instances.get(path[1])
         if inst is None:
             inst = obj.instances[path[1]] = obj.new_instance(path[1])
@@ -301,8 +316,6 @@ class Registry:
                 return
             multi[path[3]] = value
         else:
-            if f[3] & MULTI and isinstance(value, (list, tuple)):
-                value = dict(enumerate(value))
             if path[2] in inst and inst[path[2]] == value:
                 return
             inst[path[2]] = value
@@ -310,6 +323,8 @@ class Registry:
 
     def remove(self, path):
         """Make an optional resource absent (local)."""
+        if len(path) != 3:
+            raise bad("remove needs a resource path, not %s" % path_str(path))
         inst = self._inst(self._obj(path[0]), path[1])
         if path[2] in inst:
             del inst[path[2]]
@@ -320,6 +335,8 @@ class Registry:
         """Records for a Read of `path` (len 1..4). Only readable resources are included when
         reading an object or instance; reading a non-readable resource is 4.05."""
         self._check(ACC_READ, path, server)
+        if not 1 <= len(path) <= 4:
+            raise Error(METHOD_NOT_ALLOWED, "read of %s" % path_str(path))
         obj = self._obj(path[0])
         out = []
         iids = obj.iids() if len(path) == 1 else [path[1]]
@@ -358,7 +375,7 @@ class Registry:
         changed; on any Error no value has changed. Bootstrap writes bypass the operation
         check and create the instance when it does not exist."""
         self._check(ACC_WRITE, path, not bootstrap)
-        if len(path) < 2 and not bootstrap:
+        if not (1 if bootstrap else 2) <= len(path) <= 4:
             raise Error(METHOD_NOT_ALLOWED, "write to %s" % path_str(path))
         obj = self._obj(path[0])
         staged = {}
@@ -366,7 +383,7 @@ class Registry:
         cleared = []
         for rec in records:
             rp = rec[0]
-            if len(rp) < 3 or tuple(rp[:len(path)]) != tuple(path):
+            if not 3 <= len(rp) <= 4 or tuple(rp[:len(path)]) != tuple(path):
                 raise bad("record %s outside %s" % (path_str(rp), path_str(path)))
             iid = rp[1]
             vals = staged.get(iid)
@@ -454,6 +471,9 @@ class Registry:
         obj = self._obj(oid)
         if not obj.multiple and obj.instances:
             raise Error(METHOD_NOT_ALLOWED, "object /%d is single-instance" % oid)
+        for rec in records:
+            if not 3 <= len(rec[0]) <= 4 or rec[0][0] != oid:
+                raise bad("record %s outside /%d" % (path_str(rec[0]), oid))
         if iid is None:
             for rec in records:
                 if rec[0][1] != NO_IID:
@@ -472,7 +492,7 @@ class Registry:
         vals = obj.new_instance(iid)
         for rec in records:
             rp = rec[0]
-            if len(rp) < 3 or rp[0] != oid or rp[1] != iid:
+            if not 3 <= len(rp) <= 4 or rp[0] != oid or rp[1] != iid:
                 raise bad("record %s outside /%d/%d" % (path_str(rp), oid, iid))
             f = obj.field(rp[2])
             if f is None:

@@ -82,3 +82,52 @@ def test_server_write_is_all_or_nothing(writes, replace):
     for path, value in dict(recs).items():  # the last record for a path wins
         got = reg.get(path)
         assert got == value or (isinstance(value, int) and got == float(value))
+
+
+_PATHS = st.lists(st.sampled_from([0, 1, 2, 3, 4, 5, 6, 7, 11, 13, 24, 99, 65534]),
+                  max_size=4).map(tuple)
+_VALS = st.one_of(st.integers(-3, 300), st.text(max_size=4), st.booleans(), st.none(),
+                  st.binary(max_size=3), st.floats(allow_nan=False),
+                  st.tuples(st.integers(0, 3), st.integers(0, 3)))
+_OPS = st.lists(st.tuples(st.sampled_from(["read", "write", "replace", "bs_write", "execute",
+                                           "create", "delete", "bs_delete", "discover",
+                                           "get", "set", "type_of", "links"]),
+                          _PATHS, st.lists(st.tuples(_PATHS, _VALS), max_size=3)),
+                min_size=1, max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_OPS)
+def test_any_operation_sequence_raises_only_model_errors(ops):
+    reg, _ = F.make_registry()
+    reg.get_object(1).exec_hooks[8] = lambda iid, arg: None
+    for op, path, recs in ops:
+        try:
+            if op == "read":
+                reg.read(path)
+            elif op in ("write", "replace", "bs_write"):
+                reg.write(path, recs, replace=op == "replace", bootstrap=op == "bs_write")
+            elif op == "execute":
+                reg.execute(path)
+            elif op == "create":
+                reg.create(path[0] if path else 1, recs)
+            elif op in ("delete", "bs_delete"):
+                reg.delete(path, bootstrap=op == "bs_delete")
+            elif op == "discover":
+                linkformat.discover(reg, path)
+            elif op == "get":
+                reg.get(path)
+            elif op == "set" and recs:
+                reg.set(path, recs[0][1])
+            elif op == "type_of":
+                reg.type_of(path)
+            else:
+                linkformat.registration(reg, 11543)
+                linkformat.bootstrap_discover(reg)
+        except model.Error:
+            pass
+    # Whatever happened, every remaining value is readable and encodable.
+    for obj in reg.objects():
+        for iid in obj.iids():
+            recs = reg.read((obj.oid, iid), server=False)
+            fmt_senml_cbor.encode(recs, (obj.oid, iid))
