@@ -103,10 +103,12 @@ class Ipa:
     def resume(self):
         return self._done(self._resume())
 
-    def poll(self):
+    def poll(self, state_change_cause=None, rplmn=None):
         """Deliver unacknowledged results, then GetEimPackage and run what the eIM returns until
-        it has nothing more (noEimPackageAvailable -> retry_ms grows by back-off)."""
-        return self._done(self._poll())
+        it has nothing more (noEimPackageAvailable -> retry_ms grows by back-off). With a
+        state_change_cause (esipa.CAUSE_*) the first request carries notifyStateChange, the
+        cause (v1.2) and the registered PLMN."""
+        return self._done(self._poll(state_change_cause, rplmn))
 
     def execute_euicc_package(self, package):
         return self._done(self._execute_euicc_package(package))
@@ -209,14 +211,15 @@ class Ipa:
 
     # --- eIM package retrieval ---------------------------------------------------------------
 
-    def _poll(self):
+    def _poll(self, cause=None, rplmn=None):
         eid = yield from self._eid()
         done = []
         try:
             if self.st.pending():
                 done.append((yield from self._provide_pending()))
             for _ in range(_MAX_PACKAGES_PER_POLL):
-                msg = esipa.get_eim_package(eid, version=self.version)
+                msg = esipa.get_eim_package(eid, cause is not None, cause, rplmn, self.version)
+                cause = rplmn = None
                 resp = yield from self._esipa(msg)
                 name, d = esipa.decode(resp, self.version)
                 if name != "getEimPackage":

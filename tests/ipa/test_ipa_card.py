@@ -94,6 +94,17 @@ def test_add_initial_eim_at_first_boot(tmp_path, test_pki):  # noqa: F811
     assert env.state["initial_eim_done"] is True
 
 
+def test_get_eim_package_notifies_state_change_once(env):
+    seen = []
+    env.eim.handlers["getEimPackageRequest"] = lambda v: (seen.append(v), oracle.encode(
+        "EsipaMessageFromEimToIpa", ("getEimPackageResponse", ("eimPackageError", 1))))[1]
+    env.rig.run(env.ipa.poll(esipa.CAUSE_FALLBACK, b"\x00\xf1\x10"))
+    env.rig.run(env.ipa.poll())
+    assert seen[0]["notifyStateChange"] == 0 and seen[0]["stateChangeCause"] == 1
+    assert seen[0]["rPLMN"] == b"\x00\xf1\x10"
+    assert "notifyStateChange" not in seen[1]
+
+
 def test_get_eim_package_no_package_backs_off(env):
     got = [env.rig.run(env.ipa.poll())["retry_ms"] for _ in range(4)]
     assert got == [1000, 2000, 4000, 4000]
