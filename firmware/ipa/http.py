@@ -9,7 +9,7 @@ of the caller's buffer, so a bound profile package streams through without being
         n = <read into buf>            # n == 0: call r.eof() (body delimited by close)
         off = 0
         while off < n and not r.done:
-            off, a, b = r.feed(buf, off, n)
+            off, a, b = r.feed(buf, off, n)   # returns once when the head is complete
             if b > a: sink(mv[a:b])
 
 RFC 9112 parts implemented: status line, header fields (names case-insensitive, no obs-fold),
@@ -158,6 +158,9 @@ class Response:
             st = self.state
             if st == _S_HEAD:
                 off = self._feed_head(buf, off, end)
+                if self.state != _S_HEAD:
+                    # Head complete: the caller looks at status and fields before the body.
+                    return off, off, off
             elif st == _S_BODY or st == _S_CDATA:
                 n = min(self.left, end - off)
                 self.left -= n
