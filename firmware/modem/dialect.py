@@ -76,10 +76,15 @@ class Dialect:
             await self.init()
 
     async def cmd(self, command, timeout_ms=None, prefix=None, **kw):
-        """A command that survives one modem reboot: re-init and retry once on AtReset."""
+        """A command that survives one modem reboot: re-init and retry once on AtReset.  After
+        a timeout the next command re-initialises first (a modem without a boot banner may
+        have rebooted into echo on / verbose errors)."""
         await self.ensure()
         try:
             return await self.at.cmd(command, timeout_ms, prefix, **kw)
+        except AtTimeout:
+            self._ready = False
+            raise
         except AtError as e:
             if e.kind != "RESET":
                 raise

@@ -221,7 +221,23 @@ async def s_bench_apdu(d, args):
 
 ENGINE_BYTES = [0]
 
-SCENARIOS = {"es10": s_es10, "bench_storm": s_bench_storm, "bench_apdu": s_bench_apdu, "basic": s_basic, "udp": s_udp, "apdu": s_apdu, "refresh": s_refresh,
+async def s_silent_reboot(d, args):
+    await d.init()
+    try:
+        await d.cmd("AT+CIMI", 1500)
+        first = "answered"
+    except AtTimeout:
+        first = "AtTimeout"
+    imsi = await d.imsi()
+    try:
+        await d.cmd("AT+USOCL=9")  # no such socket: +CME ERROR: 21 in numeric mode
+        numeric = None
+    except AtError as e:
+        numeric = isinstance(e.code, int)  # CMEE=1 again after the re-init
+    result({"first": first, "imsi": imsi, "cmee_errors_numeric": numeric})
+
+
+SCENARIOS = {"silent_reboot": s_silent_reboot, "es10": s_es10, "bench_storm": s_bench_storm, "bench_apdu": s_bench_apdu, "basic": s_basic, "udp": s_udp, "apdu": s_apdu, "refresh": s_refresh,
              "faults": s_faults, "stale": s_stale}
 
 

@@ -66,3 +66,12 @@ def test_profile_switch_refresh_reopens_channel_and_reattaches_on_new_network(pr
     assert r["sim_events"] >= 1 and r["reopens"] == 1 and r["sw"] == 0x9000
     st = sim_stats(sim)
     assert st["sessions"] == 0 and st["card_channels"] == []
+
+
+def test_silent_reboot_sara_r5_timeout_then_reinit(processes):
+    # the R5 prints no boot banner: the command in flight times out, the next one re-inits
+    sim, link = start_sim(processes, "sara_r5")
+    control(sim, "reset_on AT+CIMI")
+    r = run_device(processes, "sara_r5", link, "silent_reboot")
+    assert r["first"] == "AtTimeout" and r["imsi"] == PROFILES[0]["imsi"]
+    assert r["cmee_errors_numeric"] is True
