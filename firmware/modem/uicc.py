@@ -23,6 +23,7 @@ _CME_INVALID_INDEX = const(21)
 #   cgla_timeout_ms  +CGLA round trips are slow (the baseband queues them behind radio work)
 #   cme13_csim       +CME ERROR: 13 on +CGLA while no profile is enabled: fall back to +CSIM
 #   stale            session ids / channel numbers closed at start (left open by a previous run)
+#   cla_session_bits +CGLA passes CLA to the card unchanged: code the channel (= session id) in it
 #   stale_csim       session ids are unguessable: close those channels with MANAGE CHANNEL
 #                    over +CSIM instead (the modem drops the session with its channel)
 QUIRKS = {
@@ -30,6 +31,7 @@ QUIRKS = {
     "nrf91_slm": {"cme13_csim": True, "stale": (1, 2, 3)},
     "bg95": {"text_session": True, "max_cmd": 560, "stale": (1, 2, 3), "stale_csim": True},
     "sim7080": {"bare_ccho": True, "cgla_timeout_ms": 30000, "stale": (1, 2, 3)},
+    "raw_cla": {"cla_session_bits": True, "stale": (1, 2, 3)},
     "sara_r5": {"no_ccho": True, "max_cmd": 300, "stale": (1, 2, 3)},
 }
 
@@ -179,6 +181,8 @@ class Channel:
             try:
                 self.session = await self.u._ccho(self.aid)
                 self.stale = False
+                if self.u.q.get("cla_session_bits"):
+                    self.number = int(self.session)
                 return
             except AtError as e:
                 if not (e.code == _CME_SIM_FAILURE and self.u.q.get("cme13_csim")) and e.kind != "ERROR":
@@ -194,6 +198,11 @@ class Channel:
         if sw != 0x9000:
             raise ApduError(sel, sw)
         self.select_response = data
+
+    def _own_cla(self):
+        # +CSIM: we own the channel coding; +CGLA: the ME codes it, unless the firmware passes
+        # CLA through unchanged (quirk cla_session_bits, where session id = channel number)
+        return self.csim or self.u.q.get("cla_session_bits")
 
     async def _raw(self, apdu):
         if self.csim:
@@ -215,7 +224,8 @@ class Channel:
             part = rsp[:-2]
             if part:
                 data = part if data is None else data + part
-            gr = bytes((cla_for(0x00, self.number) if self.csim else 0x00, _INS_GET_RESPONSE, 0, 0, rsp[-1]))
+            gr = bytes((cla_for(0x00, self.number) if self._own_cla() else 0x00, _INS_GET_RESPONSE, 0, 0,
+                        rsp[-1]))
             rsp = await self._raw(gr)
             if rsp[-2] == 0x6C:  # fewer bytes left than announced: ask for exactly those
                 rsp = await self._raw(gr[:4] + bytes((rsp[-1],)))
@@ -234,7 +244,7 @@ class Channel:
         if self.stale:
             await self.reopen()
         apdu = bytes(apdu)
-        if self.csim:
+        if self._own_cla():
             apdu = bytes((cla_for(apdu[0], self.number),)) + apdu[1:]
         try:
             return await self._exchange(apdu)

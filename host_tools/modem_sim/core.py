@@ -30,6 +30,7 @@ QUIRKS = {
     "bg95": {"big_session": True, "max_cmd": 560},
     "sim7080": {"bare_ccho": True, "cgla_delay": 0.2},
     "sara_r5": {"no_ccho": True, "max_cmd": 300},
+    "raw_cla": {"raw_cla": True},  # +CGLA forwards CLA unchanged; session id = channel
 }
 
 _CME_SIM_NOT_INSERTED = 10
@@ -571,7 +572,8 @@ class SimModem:
             raise CmdError(_CME_NOT_ALLOWED)
         # the ME codes the session's channel into CLA (TS 102 221 §10.1.1)
         cla = apdu[0]
-        cla = (cla & 0x80) | (cla & 0x0C) | ch if ch < 4 else (cla & 0x80) | 0x40 | (ch - 4)
+        if not self.q.get("raw_cla"):
+            cla = (cla & 0x80) | (cla & 0x0C) | ch if ch < 4 else (cla & 0x80) | 0x40 | (ch - 4)
         self.counters["cgla"] += 1
         rsp = self._card(bytes((cla,)) + apdu[1:])
         h = rsp.hex().upper()

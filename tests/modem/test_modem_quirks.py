@@ -14,6 +14,7 @@ from modem_simctl import run_device, sim_stats, start_sim, control
     ("bg95", False, 255),       # session ids above 2**31
     ("sim7080", False, 255),    # bare +CCHO answer, slow +CGLA
     ("sara_r5", True, 131),     # no +CCHO, 300-character command cap
+    ("raw_cla", False, 255),    # +CGLA forwards CLA unchanged: the channel is coded by us
 ])
 def test_quirk_profile_apdu_flow(processes, quirks, csim, segment):
     sim, link = start_sim(processes, "bg95", "--quirks", quirks)
