@@ -28,7 +28,10 @@ except AttributeError:  # CPython: monotonic ms that never wrap
     def _ticks_add(t, d):
         return t + d
 
-_PORT_EPOCH = _EPOCH_2000 if time.gmtime(0)[0] == 2000 else 0
+try:
+    _PORT_EPOCH = _EPOCH_2000 if time.gmtime(0)[0] == 2000 else 0
+except (AttributeError, OverflowError):
+    _PORT_EPOCH = 0
 
 
 class Clock:

@@ -52,7 +52,16 @@ class _OsFs:
 
 
 def _crc(data):
-    return binascii.crc32(data) & 0xFFFFFFFF
+    if hasattr(binascii, "crc32"):
+        return binascii.crc32(data) & 0xFFFFFFFF
+    # Ports built without binascii.crc32: the same CRC-32 (IEEE, reflected), bit by bit; records
+    # are small and written rarely.
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0xEDB88320 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
 
 
 class Store:

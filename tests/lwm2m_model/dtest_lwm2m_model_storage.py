@@ -94,3 +94,21 @@ def test_fake_clock_ticks_and_wall_time():
     c.set_time(1800000000)
     c.advance(1000)
     assert c.time() == 1800000001 and c.ticks_add(t0, 10) == 1010
+
+
+def test_storage_crc_fallback_matches_binascii():
+    import binascii
+
+    import hal.storage as hs
+
+    class _NoCrc:  # a port built without binascii.crc32
+        pass
+
+    data = b"123456789" * 3
+    want = binascii.crc32(data) & 0xFFFFFFFF
+    hs.binascii = _NoCrc()
+    try:
+        assert hs._crc(data) == want
+        assert hs._crc(b"123456789") == 0xCBF43926  # the CRC-32 check value
+    finally:
+        hs.binascii = binascii
