@@ -161,9 +161,9 @@ class Ipa:
         if ph is None:
             return None
         proc, step = ph["proc"], ph["step"]
-        if proc == "euicc_package" and step == "load":
-            # The package may or may not have run: the eUICC keeps its result, so collect
-            # stored results rather than replaying (a replay would only earn replayError).
+        if (proc == "euicc_package" and step == "load") or proc == "rollback":
+            # The package (or rollback) may or may not have run: the eUICC keeps its result, so
+            # collect stored results rather than replaying (a replay would earn replayError).
             resp = yield from self._es10b(es10b.retrieve_notifications_list(
                 euicc_package_results=True))
             try:
@@ -172,6 +172,8 @@ class Ipa:
                 items = []
             for seq, raw in items:
                 self.st.add_pending("epr", raw, seq, save=False)
+            if proc == "rollback":
+                self.st.d["rollback"] = None
             self.st.clear_phase()
         elif proc == "download" and step != "provide":
             yield from self._resume_download(ph)

@@ -322,3 +322,32 @@ def test_euicc_package_with_v1_0_eim(tmp_path, test_pki):  # noqa: F811
     assert r["handled"][0]["acks"] and env.card.state.data["notifications"] == []
     assert env.eim.log == ["getEimPackageRequest", "provideEimPackageResult",
                            "getEimPackageRequest"]
+
+
+def test_reset_during_rollback_recovers_rollback_result(env):
+    env.queue(env.request(("psmoList", [("enable", {"iccid": iccid_to_bytes(OP2),
+                                                    "rollbackFlag": 0})])))
+    env.rig.fail_on = lambda kind, p: (
+        procedures.EimUnreachable("no route")
+        if kind == "esipa" and env.card.enabled_profile()["iccid"] == OP2 else None)
+    env.rig.run(env.ipa.poll())
+    real = env.link.transmit
+
+    def transmit(a):
+        rsp = real(a)
+        if a[1] == 0xE2 and env.card.enabled_profile()["iccid"] == OP1:
+            raise kit.PowerLoss()      # rolled back, response lost
+        return rsp
+    env.link.transmit = transmit
+    with pytest.raises(kit.PowerLoss):
+        env.rig.run(env.ipa.poll())
+    env.rig.fail_on = None
+    env.reset()
+    assert env.state["phase"]["proc"] == "rollback"
+    env.rig.run(env.ipa.startup())
+    assert env.state["rollback"] is None
+    env.rig.run(env.ipa.poll())
+    kinds = sorted(_epr_of(x)[1]["euiccPackageResultDataSigned"]["euiccResult"][0][0]
+                   for x in env.eim.results)
+    assert kinds == ["enableResult", "rollbackResult"]
+    assert env.card.state.data["package_results"] == []

@@ -4,7 +4,7 @@ kin), never with IndexError, StopIteration, UnicodeError and the like."""
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ipa import apdu, bpp, es10b, esipa, tlv
+from ipa import apdu, bpp, es10b, esipa, procedures, tlv
 from ipa_bppgen import pump
 
 DECODE_ERRORS = (tlv.TlvError, esipa.EsipaError, es10b.Es10Error, bpp.BppError)
@@ -104,3 +104,61 @@ def test_bpp_splitter_raises_only_bpp_errors(data, chunk, envelope):
         sp.finish()
     except (bpp.BppError, apdu.ApduError):
         pass
+
+
+# What a procedure may raise when the eIM answers garbage: the decoders' errors and its own.
+PROCEDURE_ERRORS = DECODE_ERRORS + (procedures.ProcedureError,)
+# Valid first answers, so the garbage that follows lands deep inside each flow.
+_FIRST = [
+    bytes.fromhex("bf4f3bbf5138302b800465696d315a1000000000000000000000000000000000810105a00ea3"
+                  "0c5a0a000000000000000000005f37084444444444444444"),
+    tlv.encode(0xBF4F, tlv.encode(0xBF52, tlv.encode(0x5C, b"\xa0\xbf\x20\x81\xa5\xa8"))),
+    tlv.encode(0xBF4F, tlv.encode(0xBF54, tlv.encode(0xA0, tlv.encode(0x80, b"1$dp.example$M"))
+                                  + tlv.encode(0x82, bytes(16)))),
+]
+
+
+class _CannedCard:
+    """Answers ES10b like a quiet eUICC: EID, an EPR for any package, no notifications."""
+
+    EID = b"\xbf\x3e\x12\x5a\x10" + bytes(16)
+    EPR = bytes.fromhex("bf5120a01e3011800465696d3181010583010930038301005f37082222222222222222")
+
+    def __call__(self, action):
+        if "es10b" in action:
+            cmd = bytes(action["es10b"][:2])
+            return {b"\xbf\x3e": self.EID, b"\xbf\x51": self.EPR, b"\xbf\x2b": b"\xbf\x2b\x02\xa0\x00",
+                    b"\xbf\x30": b"\xbf\x30\x03\x80\x01\x00", b"\xbf\x2e": b"\xbf\x2e\x12\x80\x10" +
+                    bytes(16), b"\xbf\x20": b"\xbf\x20\x00", b"\xbf\x2d": b"\xbf\x2d\x02\xa0\x00",
+                    b"\xbf\x3c": b"\xbf\x3c\x00", b"\xbf\x22": b"\xbf\x22\x00",
+                    b"\xbf\x56": b"\xbf\x56\x03\x81\x01\x7f",
+                    b"\xbf\x55": b"\xbf\x55\x02\xa0\x00"}.get(cmd, b"\x6a\x80")
+        if "apdu" in action:
+            return b"", 0x9000
+        return None
+
+
+@SETTINGS
+@given(st.one_of(st.just([]), st.sampled_from(_FIRST).map(lambda b: [b])),
+       st.lists(anybytes, min_size=1, max_size=6))
+def test_procedures_survive_arbitrary_eim_answers(first, answers):
+    import tempfile
+
+    from ipa.state import IpaState
+    card = _CannedCard()
+    queue = first + list(answers)
+
+    def handler(action):
+        out = card(action)
+        if out is not None:
+            return out
+        if not queue:
+            raise procedures.EimUnreachable("script exhausted")
+        return queue.pop(0)
+    with tempfile.TemporaryDirectory() as d:
+        ipa = procedures.Ipa(IpaState(d + "/s.json"))
+        try:
+            res = procedures.drive(ipa.poll(), handler)
+        except PROCEDURE_ERRORS:
+            return
+        assert isinstance(res, dict)
