@@ -3,6 +3,7 @@
   encode(records, base_path, type_of=None) -> bytes   exactly one value, else 4.06
   decode(data, base_path, type_of) -> [(base_path, value)]
   value_text(value) -> str / parse_value(text, typ, where) -> value   (also used by SenML/links)
+  exec_args(data) -> [(digit, text or None)]   Execute arguments "0='on',1" (Core §5.4.5)
 Booleans are "0"/"1", Objlnk "oid:iid", Opaque is base64 (§7.4.1), Time is integer seconds.
 Malformed input raises model.Error 4.00.
 """
@@ -88,3 +89,34 @@ def decode(data, base_path, type_of):
     except Exception:
         raise Error(BAD_REQUEST, "text for %s is not UTF-8" % where)
     return [(tuple(base_path), parse_value(s, typ, where))]
+
+
+def exec_args(data):
+    """Parse an Execute payload: arg *("," arg), arg = DIGIT ["=" "'" *CHAR "'"]; 4.00 if not."""
+    try:
+        s = bytes(data).decode()
+    except Exception:
+        raise Error(BAD_REQUEST, "execute arguments are not UTF-8")
+    out = []
+    i = 0
+    n = len(s)
+    while i < n:
+        if not s[i].isdigit():
+            raise Error(BAD_REQUEST, "execute argument %d: expected a digit" % len(out))
+        digit = int(s[i])
+        i += 1
+        value = None
+        if i < n and s[i] == "=":
+            if i + 1 >= n or s[i + 1] != "'":
+                raise Error(BAD_REQUEST, "execute argument %d: value must be quoted" % digit)
+            end = s.find("'", i + 2)
+            if end < 0:
+                raise Error(BAD_REQUEST, "execute argument %d: unterminated value" % digit)
+            value = s[i + 2:end]
+            i = end + 1
+        out.append((digit, value))
+        if i < n:
+            if s[i] != "," or i + 1 == n:
+                raise Error(BAD_REQUEST, "execute arguments: ',' expected at %d" % i)
+            i += 1
+    return out

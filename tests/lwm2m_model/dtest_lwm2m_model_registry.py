@@ -234,3 +234,13 @@ def test_attrs_validation_is_all_or_nothing():
         "pmin": 5, "pmax": 300, "gt": 80.0, "lt": 20.0, "st": 10.0}
     st.write((3, 0, 9), [("gt", None), ("lt", None), ("st", None), ("pmin", None)], True)
     assert st.attached((3, 0, 9)) == {} and st.paths() == [(3,)]
+
+
+def test_execute_arguments_core_5_4_5():
+    from lwm2m.fmt_text import exec_args
+
+    assert exec_args(b"") == []
+    assert exec_args(b"0='on',1") == [(0, "on"), (1, None)]
+    assert exec_args(b"5='a,b',3=''") == [(5, "a,b"), (3, "")]
+    for bad in (b"x", b"0=on", b"0='x", b"0,", b"10", b"0;1"):
+        raises(model.BAD_REQUEST, exec_args, bad)

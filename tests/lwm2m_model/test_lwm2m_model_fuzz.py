@@ -44,10 +44,11 @@ def test_decoders_mutated_payloads_raise_only_bad_request(recs, codec, pos, byte
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=80))
-def test_cbor_and_linkformat_and_path_arbitrary_input(data):
+def test_cbor_linkformat_path_exec_args_arbitrary_input(data):
     _only_bad_request(cbor.loads, data)
     _only_bad_request(linkformat.parse, data)
     _only_bad_request(lpath.parse, data)
+    _only_bad_request(fmt_text.exec_args, data)
 
 
 @settings(max_examples=200, deadline=None)
