@@ -10,9 +10,7 @@ import sys
 from modem.at import AtError, AtTimeout
 from modem.stream_unix import open_link
 
-# imported on demand: the storm benchmark runs in a 64K heap with one dialect loaded
-DIALECTS = {"nrf91_slm": ("nrf91_slm", "Nrf91Slm"), "bg95": ("quectel_bg95", "QuectelBg95"),
-            "sim7080": ("simcom_sim7080", "SimcomSim7080"), "sara_r5": ("ublox_sara_r5", "UbloxSaraR5")}
+from modem.factory import dialect_class
 
 
 def Uicc(*a):
@@ -243,8 +241,7 @@ SCENARIOS = {"silent_reboot": s_silent_reboot, "es10": s_es10, "bench_storm": s_
 
 async def main(argv):
     dialect, link, scenario = argv[0], argv[1], argv[2]
-    mod, cls = DIALECTS[dialect]
-    cls = getattr(__import__("modem." + mod, None, None, [cls]), cls)
+    cls = dialect_class(dialect)  # imported on demand: the storm bench runs in a 64K heap
     gc.collect()
     a0 = gc.mem_alloc()
     r, w = await open_link(link)
