@@ -284,6 +284,9 @@ class Ipa:
     def _run_for_transfer(self, d):
         if d["package"] == "euiccPackageRequest":
             epr = yield from self._load_package(d["raw"])
+            # The reply carries the result; the eIM can still fetch it from the eUICC's stored
+            # results (IpaEuiccDataRequest) if the reply is lost, so it is not kept pending.
+            self.st.d["pending"] = [p for p in self.st.pending() if p["raw"] != epr["raw"].hex()]
             self.st.clear_phase()
             return {"reply": esipa.transfer_eim_package_response(result=epr["raw"]),
                     "package": "euiccPackageRequest", "result": epr["kind"]}

@@ -71,3 +71,226 @@ class Runner:
             action = gen.send(outcome)
         self._stream = None
         return action["done"]
+
+
+# --- the IPAd service: init, polling loop, eIM pushes, profile switches ----------------------
+
+_TAG_LOAD_EUICC_PACKAGE = b"\xbf\x51"
+_TAG_PROFILE_ROLLBACK = b"\xbf\x58"
+_TAG_IMMEDIATE_ENABLE = b"\xbf\x5a"
+_RES_ENABLE = const(0x83)
+_RES_DISABLE = const(0x84)
+_REFRESH_TIMEOUT_MS = const(60000)
+_POLL_FLOOR_MS = const(1000)
+
+
+def _sleep_ms(ms):
+    s = getattr(asyncio, "sleep_ms", None)
+    return s(ms) if s is not None else asyncio.sleep(ms / 1000)
+
+
+async def _wait_ms(aw, ms):
+    w = getattr(asyncio, "wait_for_ms", None)
+    if w is not None:
+        return await w(aw, ms)
+    return await asyncio.wait_for(aw, ms / 1000)
+
+
+def profile_switched(command, response):
+    """Whether an ES10b exchange made the eUICC change the enabled profile (so a REFRESH
+    follows and the network attachment is lost): an enable or disable PSMO that succeeded, a
+    ProfileRollback or ImmediateEnable that succeeded."""
+    from ipa import es10b
+
+    tag = bytes(command[:2])
+    try:
+        if tag == _TAG_LOAD_EUICC_PACKAGE:
+            epr = es10b.parse_euicc_package_result(response)
+            for t, v in epr["results"]:
+                if (t == _RES_ENABLE or t == _RES_DISABLE) and v == 0:
+                    return True
+        elif tag == _TAG_PROFILE_ROLLBACK:
+            return es10b.parse_profile_rollback(response)[0] == 0
+        elif tag == _TAG_IMMEDIATE_ENABLE:
+            return es10b.parse_immediate_enable(response) == 0
+    except Exception:  # noqa: BLE001 - an unparsable answer is the procedure's business
+        return False
+    return False
+
+
+class SwitchingRunner(Runner):
+    """Runner that notices a profile switch on the eUICC and, before the next ESipa exchange
+    (the result must travel over the new profile's connectivity), awaits the modem layer's
+    REFRESH/re-attach hook and reopens the ISD-R channel."""
+
+    def __init__(self, channel, eim, reopen, refresh=None, log=None, **kw):
+        super().__init__(channel, eim, **kw)
+        self.reopen = reopen        # async () -> new channel
+        self.refresh = refresh      # async () -> None: returns once attached on the new profile
+        self.log = log
+        self.switches = 0
+        self._switched = False
+
+    async def _do(self, action):
+        if self._switched and ("esipa" in action or "esipa_stream" in action):
+            self._switched = False
+            await self.after_switch()
+        out = await super()._do(action)
+        if "es10b" in action and profile_switched(action["es10b"], out):
+            self._switched = True
+            self.switches += 1
+        return out
+
+    async def after_switch(self):
+        if self.refresh is not None:
+            try:
+                await _wait_ms(self.refresh(), _REFRESH_TIMEOUT_MS)
+            except asyncio.TimeoutError:
+                if self.log:
+                    self.log("ipa refresh-timeout %d ms" % _REFRESH_TIMEOUT_MS)
+        # The eUICC's REFRESH reset the logical channels: open the ISD-R again.
+        try:
+            await self.channel.close()
+        except Exception:  # noqa: BLE001 - the old channel may be gone with the reset
+            pass
+        self.channel = await self.reopen()
+        if self.log:
+            self.log("ipa refreshed channel reopened")
+
+
+class Ipad:
+    """Drives ipa.procedures.Ipa over a card channel and an ESipa binding.
+
+      open_channel  async () -> channel with `async transmit(apdu) -> (data, sw)` and
+                    `async close()` (modem.uicc Channel on the ISD-R, or a test adapter)
+      binding       ESipa transport: `async exchange(msg)`, `async open_stream(msg)`,
+                    `async close()`; optionally `async next_push(timeout_ms)` for eIM-initiated
+                    messages (the LwM2M /3443 binding has it)
+      refresh       async () -> None, awaited after a profile switch (modem REFRESH/re-attach)
+      log           fn(str) for one-line events ("ipa <event> ...")
+
+    start() runs the init sequence (open ISD-R, GetEID, GetEimConfigurationData, AddInitialEim
+    at first boot, resume of an interrupted procedure); poll() one GetEimPackage round;
+    run() the loop with the procedures' back-off, woken early by trigger() or an eIM push."""
+
+    def __init__(self, ipa, open_channel, binding, refresh=None, log=None,
+                 poll_floor_ms=_POLL_FLOOR_MS):
+        self.ipa = ipa
+        self.open_channel = open_channel
+        self.binding = binding
+        self.refresh = refresh
+        self.log = log or (lambda s: None)
+        self.poll_floor_ms = poll_floor_ms
+        self.runner = None
+        self.eid = None
+        self.polls = 0
+        self.results = []
+        self._wake = asyncio.Event()
+        self._stop = False
+        self._cause = None
+
+    async def start(self):
+        ch = await self.open_channel()
+        self.runner = SwitchingRunner(ch, self.binding, self.open_channel, self.refresh,
+                                      self.log, sd=self.ipa.sd)
+        out = await self.run_procedure(self.ipa.startup())
+        self.eid = await self.run_procedure(self._eid_proc())
+        self.log("ipa started eid=%s %s" % (self.eid, _summary(out)))
+        return out
+
+    def _eid_proc(self):
+        eid = yield from self.ipa._eid()
+        yield {"done": eid.hex()}
+
+    async def run_procedure(self, gen):
+        """Run one procedure to its result; the ESipa connection is closed afterwards (HTTP
+        keep-alive lasts one procedure)."""
+        try:
+            return await self.runner.run(gen)
+        finally:
+            try:
+                await self.binding.close()
+            except OSError:
+                pass
+
+    async def poll(self, state_change_cause=None):
+        r = await self.run_procedure(self.ipa.poll(state_change_cause))
+        self.polls += 1
+        self.results.append(r)
+        self.log("ipa poll %s" % _summary(r))
+        return r
+
+    async def handle_push(self, message):
+        """An eIM-initiated message (TransferEimPackageRequest over /3443): run it and hand
+        the TransferEimPackageResponse back through the binding."""
+        r = await self.runner.run(self.ipa.transfer(message))
+        reply = r.get("reply")
+        if reply is not None:
+            await self.binding.reply(reply)
+        self.results.append(r)
+        self.log("ipa push %s" % _summary(r))
+        return r
+
+    def state_changed(self, cause):
+        """Something other than this eIM changed the eUICC state (esipa.CAUSE_*): the next
+        GetEimPackage carries notifyStateChange with that cause."""
+        self._cause = cause
+        self._wake.set()
+
+    def trigger(self):
+        """Poll now (an SMS, an LwM2M execute, a test)."""
+        self._wake.set()
+
+    def stop(self):
+        self._stop = True
+        self._wake.set()
+
+    async def run(self, max_polls=None):
+        """Poll until stop() (or max_polls rounds); between rounds wait the back-off the
+        procedure asked for, or less when woken."""
+        if self.runner is None:
+            await self.start()
+        while not self._stop and (max_polls is None or self.polls < max_polls):
+            cause, self._cause = self._cause, None
+            r = await self.poll(cause)
+            if not r.get("idle"):
+                continue    # the eIM had more packages than one round takes
+            await self._idle(max(r.get("retry_ms") or 0, self.poll_floor_ms))
+        return self.results
+
+    async def _idle(self, ms):
+        push = getattr(self.binding, "next_push", None)
+        self._wake.clear()
+        if push is None:
+            try:
+                await _wait_ms(self._wake.wait(), ms)
+            except asyncio.TimeoutError:
+                pass
+            return
+        msg = await push(ms, self._wake)
+        if msg is not None:
+            await self.handle_push(msg)
+
+    async def close(self):
+        if self.runner is not None:
+            try:
+                await self.runner.channel.close()
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                pass
+        await self.binding.close()
+
+
+def _summary(r):
+    """One short line for the log: the dict without raw byte strings."""
+    if not isinstance(r, dict):
+        return repr(r)
+    out = {}
+    for k, v in r.items():
+        if isinstance(v, (bytes, bytearray)):
+            v = "%d bytes" % len(v)
+        elif isinstance(v, list):
+            v = [_summary(x) if isinstance(x, dict) else x for x in v]
+        elif isinstance(v, dict):
+            v = _summary(v)
+        out[k] = v
+    return out
