@@ -392,7 +392,7 @@ class Registry:
                 if inst is None:
                     if not bootstrap:
                         raise Error(NOT_FOUND, "instance /%d/%d" % (obj.oid, iid))
-                    if not obj.multiple and obj.instances:
+                    if not obj.multiple and (obj.instances or created):
                         raise bad("object /%d is single-instance" % obj.oid)
                     inst = obj.new_instance(iid)
                     created.append(iid)
@@ -411,8 +411,10 @@ class Registry:
                 if len(rp) != 4:
                     raise bad("%s is a multiple resource" % path_str(rp))
                 multi = vals.get(rp[2])
-                if not isinstance(multi, dict) or (replace and (iid, rp[2]) not in cleared):
-                    # A replace of the resource drops the instances absent from the payload.
+                if not isinstance(multi, dict) or (replace and len(path) == 3 and
+                                                   (iid, rp[2]) not in cleared):
+                    # A replace of the resource drops the instances absent from the payload;
+                    # a replace of one resource instance touches only that instance.
                     multi = vals[rp[2]] = {}
                     cleared.append((iid, rp[2]))
                 multi[rp[3]] = value

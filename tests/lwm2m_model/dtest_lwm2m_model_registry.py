@@ -57,6 +57,9 @@ def test_partial_update_and_replace_of_multiple_resource():
     assert reg.read((1, 0, 24)) == [((1, 0, 24, 2), (11, 2))]
     reg.write((1, 0, 24), [], replace=True)
     assert reg.read((1, 0, 24)) == []
+    reg.write((1, 0, 24), [((1, 0, 24, 0), (11, 0)), ((1, 0, 24, 1), (11, 1))])
+    reg.write((1, 0, 24, 1), [((1, 0, 24, 1), (11, 9))], replace=True)
+    assert reg.read((1, 0, 24)) == [((1, 0, 24, 0), (11, 0)), ((1, 0, 24, 1), (11, 9))]
 
 
 def test_replace_instance_drops_optional_writables():
