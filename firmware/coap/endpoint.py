@@ -98,6 +98,9 @@ class Endpoint:
         self._spawned = []
         self._wake = asyncio.Event()
         self._closing = False
+        # Optional callable(observer, reason): the endpoint dropped an observation on its own
+        # (RST, CON timeout, error notification) or by Observe=1, so upper layers can forget it.
+        self.on_observer_removed = None
         self.stats = {"rx": 0, "tx": 0, "retransmit": 0, "dup": 0, "bad": 0, "rst_sent": 0,
                       "errors": 0, "dropped": 0}
 
@@ -275,7 +278,7 @@ class Endpoint:
             ctx.finish(error=E.ResetReceived("RST to MID %d" % pending.mid))
         elif ctx is not None:
             self._log("coap: observer", self.transport.describe(ctx.remote), ctx.key, "reset")
-            self.observers.remove(ctx)
+            self._drop_observer(ctx, "reset")
 
     def _on_response(self, msg, remote):
         ex = self._exchanges.get(msg.token)
@@ -429,13 +432,17 @@ class Endpoint:
     def _observe_request(self, req, remote, resp):
         ob = req.opt(N.OBSERVE)
         if ob == 1:
-            self.observers.deregister(remote, req.token)
+            obs = self.observers.find(remote, req.token)
+            if obs is not None:
+                self._drop_observer(obs, "deregistered")
             resp.remove_option(N.OBSERVE)
         elif ob == 0 and resp.code == N.CONTENT and not _block_num(req):
             key = getattr(resp, "observe_key", req.path_str())
             obs = None
             if key is not None:
                 obs = self.observers.register(remote, req.token, key, req, ticks_ms())
+                # Later handler runs for this request build notifications; say so.
+                req.is_notification = True
             resp.set_option(N.OBSERVE, self.observers.next_seq(obs) if obs else None)
         else:
             resp.remove_option(N.OBSERVE)
@@ -483,6 +490,14 @@ class Endpoint:
             self._send(resp, remote)
 
     # ---------------------------------------------------------------- observe (server)
+    def _drop_observer(self, obs, why):
+        self.observers.remove(obs)
+        if self.on_observer_removed is not None:
+            try:
+                self.on_observer_removed(obs, why)
+            except Exception as e:
+                self._log("coap: on_observer_removed failed:", repr(e))
+
     def notify(self, key, con=False):
         """Send a notification to every observer of `key` (RFC 7641 §4.2). Notifications are NON
         unless `con` is True, the observer has not confirmed one for 24 h (§4.5), or the
@@ -516,7 +531,7 @@ class Endpoint:
         resp.token = obs.token
         if resp.code != N.CONTENT:
             # A non-2.05 notification ends the observation (RFC 7641 §3.2, §4.2).
-            self.observers.remove(obs)
+            self._drop_observer(obs, "error %s" % N.code_str(resp.code))
             resp.remove_option(N.OBSERVE)
         else:
             resp.set_option(N.OBSERVE, self.observers.next_seq(obs))
@@ -570,7 +585,7 @@ class Endpoint:
                                                   % (p.mid, N.MAX_RETRANSMIT)))
             elif ctx is not None:
                 self._log("coap: observer", ctx.key, "timed out")
-                self.observers.remove(ctx)
+                self._drop_observer(ctx, "timeout")
         for key, ent in self._separate.items():
             if not ent[1] and ticks_diff(now, ent[0]) >= 0:
                 ent[1] = True

@@ -23,6 +23,7 @@ def _handler(calls):
         if p == "/slow":
             return slow(req)
         if p == "/obs":
+            calls.append(getattr(req, "is_notification", False))
             return Message(code=N.CONTENT, payload=str(len(calls)).encode())
         if p == "/post":
             return Message(code=N.CREATED, payload=b"made")
@@ -73,6 +74,8 @@ async def test_con_retransmitted_after_loss_and_duplicate_served_from_cache():
 async def test_observe_notify_then_rst_removes_observer():
     calls = []
     a, b, server, client = _eps(calls)
+    removed = []
+    server.on_observer_removed = lambda obs, why: removed.append((obs.key, why))
     resp = await client.request("A", Message(code=N.GET, options=[(N.OBSERVE, 0)]).set_uri_path("/obs"))
     assert resp.opt(N.OBSERVE) is not None and len(server.observers) == 1
     assert server.notify("/obs") == 1
@@ -84,6 +87,8 @@ async def test_observe_notify_then_rst_removes_observer():
     await asyncio.sleep_ms(20)
     assert Message.decode(b.sent[-1]).mtype == N.RST
     assert len(server.observers) == 0
+    assert removed == [("/obs", "reset")]
+    assert calls == ["/obs", False, "/obs", True, "/obs", True]  # notifications are marked
     await client.close()
     await server.close()
 
@@ -122,7 +127,7 @@ async def test_blockwise_streaming_both_ways_small_blocks():
     assert resp.code == N.CHANGED and sinks[0].n == 5000 and got == [(N.PUT, 5000)]
     sink = Sink()
     resp = await client.request("A", Message(code=N.GET).set_uri_path("/x"), block_size=32, body_sink=sink)
-    assert resp.code == N.CONTENT and sink.n == 3000 and resp.body_size == 3000
+    assert (resp.code, sink.n, resp.body_size) == (N.CONTENT, 3000, 3000), (resp, sink.n, resp.body_size)
     await client.close()
     await server.close()
 
