@@ -24,7 +24,8 @@ from lwm2m import linkformat
 from lwm2m import model as M
 from lwm2m import path as P
 from lwm2m.dm import decode_records, encode_records, error_response, response
-from lwm2m.rd_client import MAX_DELAY_MS, RdRequest, RetryPolicy
+from lwm2m.rd_client import (
+    MAX_DELAY_MS, MODE_NOSEC, RdRequest, RetryPolicy, bootstrap_account, is_bootstrap_account, server_accounts)
 
 from hal.clock import default as _clock
 
@@ -36,52 +37,8 @@ BS_DONE = "done"
 BS_FAILED = "failed"
 
 _OID_SECURITY = const(0)
-_OID_SERVER = const(1)
-_RES_SEC_URI = const(0)
-_RES_SEC_BOOTSTRAP = const(1)
-_RES_SEC_MODE = const(2)
-_RES_SEC_SSID = const(10)
 _RES_SEC_HOLD_OFF = const(11)
 _RES_SEC_BS_TIMEOUT = const(12)
-_RES_SRV_SSID = const(0)
-
-_MODE_NOSEC = const(3)
-
-
-def is_bootstrap_account(registry, iid):
-    return bool(registry.get((_OID_SECURITY, iid, _RES_SEC_BOOTSTRAP), False))
-
-
-def bootstrap_account(registry):
-    """iid of the Bootstrap-Server account in /0, or None."""
-    obj = registry.get_object(_OID_SECURITY)
-    for iid in obj.iids() if obj else ():
-        if is_bootstrap_account(registry, iid):
-            return iid
-    return None
-
-
-def server_accounts(registry, modes=(_MODE_NOSEC,)):
-    """Usable LwM2M server accounts: list of (ssid, security iid, server iid, uri)."""
-    sec = registry.get_object(_OID_SECURITY)
-    srv = registry.get_object(_OID_SERVER)
-    if sec is None or srv is None:
-        return []
-    by_ssid = {}
-    for iid in srv.iids():
-        ssid = registry.get((_OID_SERVER, iid, _RES_SRV_SSID))
-        if ssid is not None:
-            by_ssid[ssid] = iid
-    out = []
-    for iid in sec.iids():
-        if is_bootstrap_account(registry, iid):
-            continue
-        uri = registry.get((_OID_SECURITY, iid, _RES_SEC_URI))
-        ssid = registry.get((_OID_SECURITY, iid, _RES_SEC_SSID))
-        mode = registry.get((_OID_SECURITY, iid, _RES_SEC_MODE), _MODE_NOSEC)
-        if uri and ssid is not None and ssid in by_ssid and mode in modes:
-            out.append((ssid, iid, by_ssid[ssid], uri))
-    return out
 
 
 def _snapshot(registry):
@@ -95,7 +52,7 @@ def _snapshot(registry):
 
 class BootstrapClient:
     def __init__(self, registry, endpoint, retry=None, on_event=None, on_commit=None,
-                 pct=None, modes=(_MODE_NOSEC,), finish_timeout_s=None):
+                 pct=None, modes=(MODE_NOSEC,), finish_timeout_s=None):
         self.registry = registry
         self.endpoint = endpoint
         self.retry = retry or RetryPolicy()

@@ -32,15 +32,13 @@ from lwm2m import linkformat
 from lwm2m import model as M
 from lwm2m import path as P
 from lwm2m.attrs import AttrStore
-from lwm2m.bootstrap import (
-    BS_DONE, BS_FAILED, BootstrapClient, bootstrap_account, server_accounts)
 from lwm2m.dm import DeviceManager
 from lwm2m.observe import NotificationStore, ObserveEngine, ObserveLimit
-from lwm2m.persist import Persist
-from lwm2m.queue_mode import QueueMode
 from lwm2m.rd_client import (
-    MAX_DELAY_MS, S_BOOTSTRAP, S_DEREGISTERED, S_FAILED, S_REGISTERED, RdClient, RetryPolicy)
-from lwm2m.send import SendMuted, build_send
+    MAX_DELAY_MS, S_BOOTSTRAP, S_DEREGISTERED, S_FAILED, S_REGISTERED, RdClient, RetryPolicy,
+    bootstrap_account, server_accounts)
+# bootstrap, persist, queue_mode and send are imported where first needed: a device that never
+# bootstraps, persists, sleeps or sends keeps their RAM.
 
 from hal.clock import default as _clock
 
@@ -116,7 +114,11 @@ class Client:
         self.legacy_queue = legacy_queue
         self.rx_window_ms = rx_window_ms
         self.retry_override = retry
-        self.persist = Persist(store, registry) if store is not None else None
+        self.persist = None
+        if store is not None:
+            from lwm2m.persist import Persist
+
+            self.persist = Persist(store, registry)
         self.ep = Endpoint(transport, self._handle)
         self.accounts = []
         self.engine = ObserveEngine(self._read_value)
@@ -226,6 +228,8 @@ class Client:
         return best
 
     def _tick_bootstrap(self, now):
+        from lwm2m.bootstrap import BS_DONE, BS_FAILED
+
         bs = self.bs
         req = bs.step(now)
         if req is not None:
@@ -340,6 +344,8 @@ class Client:
                               bootstrap_on_failure=self._srv(acc, _SRV_BS_ON_FAILURE, True),
                               on_event=self.log, legacy_queue=self.legacy_queue)
             if queue:
+                from lwm2m.queue_mode import QueueMode
+
                 acc.queue = QueueMode(self.rx_window_ms, self.log)
             loc = None
             if resume and self.persist is not None:
@@ -358,6 +364,8 @@ class Client:
             return
         scheme, host, port = parse_uri(self.registry.get((_OID_SEC, bs_iid, 0)))
         self.bs_remote = self.ep.resolve(host, port)
+        from lwm2m.bootstrap import BootstrapClient
+
         self.accounts = []
         self.engine.remove_where(lambda o: True)
         self.bs = BootstrapClient(self.registry, self.name, on_event=self.log,
@@ -573,6 +581,8 @@ class Client:
 
     async def send(self, paths, ssid=None):
         """LwM2M Send of `paths` to the first registered server (or `ssid`); returns the code."""
+        from lwm2m.send import SendMuted, build_send
+
         for acc in self.accounts:
             if (ssid is None or acc.ssid == ssid) and acc.rd.is_registered():
                 try:

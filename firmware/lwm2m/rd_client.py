@@ -56,6 +56,16 @@ MAX_DELAY_MS = const(0x0FFFFFFF)
 # full CoAP retransmission sequence still ends inside it.
 _UPDATE_MARGIN_MIN_PCT = const(10)
 
+# Security (/0) and Server (/1) resources that make an account.
+_OID_SEC = const(0)
+_OID_SRV = const(1)
+_SEC_URI = const(0)
+_SEC_BOOTSTRAP = const(1)
+_SEC_MODE = const(2)
+_SEC_SSID = const(10)
+_SRV_SSID = const(0)
+MODE_NOSEC = 3
+
 # Codes that mean "the server rejected this registration" (§6.2.1: 4.00, 4.03, 4.12 ...).
 _CLASS_CLIENT_ERROR = const(4)
 
@@ -328,3 +338,41 @@ class RdClient:
             payload, cf = self.links(), FMT_LINK_FORMAT
         self._upd_lt = self._upd_b = self._upd_links = self._upd_wanted = False
         return RdRequest("update", POST, list(self.location), query, payload, cf)
+
+
+# --- server accounts (/0 + /1) -----------------------------------------------------------------
+
+def is_bootstrap_account(registry, iid):
+    return bool(registry.get((_OID_SEC, iid, _SEC_BOOTSTRAP), False))
+
+
+def bootstrap_account(registry):
+    """iid of the Bootstrap-Server account in /0, or None."""
+    obj = registry.get_object(_OID_SEC)
+    for iid in obj.iids() if obj else ():
+        if is_bootstrap_account(registry, iid):
+            return iid
+    return None
+
+
+def server_accounts(registry, modes=(MODE_NOSEC,)):
+    """Usable LwM2M server accounts: list of (ssid, security iid, server iid, uri)."""
+    sec = registry.get_object(_OID_SEC)
+    srv = registry.get_object(_OID_SRV)
+    if sec is None or srv is None:
+        return []
+    by_ssid = {}
+    for iid in srv.iids():
+        ssid = registry.get((_OID_SRV, iid, _SRV_SSID))
+        if ssid is not None:
+            by_ssid[ssid] = iid
+    out = []
+    for iid in sec.iids():
+        if is_bootstrap_account(registry, iid):
+            continue
+        uri = registry.get((_OID_SEC, iid, _SEC_URI))
+        ssid = registry.get((_OID_SEC, iid, _SEC_SSID))
+        mode = registry.get((_OID_SEC, iid, _SEC_MODE), MODE_NOSEC)
+        if uri and ssid is not None and ssid in by_ssid and mode in modes:
+            out.append((ssid, iid, by_ssid[ssid], uri))
+    return out

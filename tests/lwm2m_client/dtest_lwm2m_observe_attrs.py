@@ -1,6 +1,6 @@
 # Notification attributes pmin/pmax/gt/lt/st/epmin/epmax (OMA-TS-LightweightM2M_Core-V1_1 §5.1.2)
 # evaluated with a controllable clock, on MicroPython.
-# mpy-heapsize: 64K
+# mpy-heapsize: 128K
 from lwm2m.observe import NotificationStore, ObserveEngine, ObserveLimit
 
 P = (3303, 0, 5700)

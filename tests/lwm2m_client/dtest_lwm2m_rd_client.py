@@ -1,5 +1,5 @@
 # Registration state machine (OMA-TS-LightweightM2M_Core-V1_1 §6.2) with a fake clock, on MicroPython.
-# mpy-heapsize: 64K
+# mpy-heapsize: 128K
 from lwm2m import rd_client as rd
 from coap.numbers import CHANGED, CREATED, DELETED, FORBIDDEN, INTERNAL_SERVER_ERROR, NOT_FOUND, POST, DELETE
 
