@@ -186,9 +186,12 @@ class Endpoint:
         while not self._closing:
             try:
                 n, remote = await self.transport.recvfrom(self._rx)
-            except OSError as e:
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # OSError from the link, MemoryError under pressure
                 if self._closing:
                     return
+                self.stats["errors"] += 1
                 self._log("coap: recv failed:", repr(e))
                 await _sleep_ms(50)
                 continue

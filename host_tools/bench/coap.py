@@ -76,7 +76,31 @@ class Reader:
         self.s.sample()
         return n
 
+async def serve(port, size):
+    s = Sampler(4)
+    def handler(req, remote):
+        p = req.path_str()
+        if p == "/big":
+            r = Message(code=N.CONTENT)
+            r.body_reader = Reader(size, s)
+            return r
+        if p == "/sink":
+            return Message(code=N.CHANGED, payload=str(req.body_size).encode())
+        if p == "/mark":
+            gc.collect()
+            s.before = gc.mem_alloc()
+            s.peak = s.before
+            return Message(code=N.CONTENT)
+        if p == "/result":
+            return Message(code=N.CONTENT, payload=("peak=%d before=%d" % (s.peak, s.before)).encode())
+    ep = Endpoint(UdpTransport("127.0.0.1", port), handler, open_sink=lambda req, remote: Sink(s)).start()
+    gc.collect()
+    print("READY idle=%d mods=%d" % (gc.mem_alloc() - base - mods, mods))
+    await asyncio.sleep(120)
+
 async def main(mode, port, size, block):
+    if mode == "serve":
+        return await serve(port, size)
     ep = Endpoint(UdpTransport("127.0.0.1", 0)).start()
     await asyncio.sleep_ms(50)
     gc.collect()
@@ -189,6 +213,43 @@ def _device(libdir, script, mode, port, size, block, heap="256K"):
     return _result(out.stdout + out.stderr)
 
 
+def _serve_figures(libdir, script, size):
+    import aiocoap
+
+    port = _free_port()
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join([libdir, ".frozen"]))
+    dev = subprocess.Popen([MPY, "-X", "heapsize=256K", script, "serve", str(port), str(size), "1024"],
+                           stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT, start_new_session=True)
+    try:
+        if not dev.stdout.readline().startswith("READY"):
+            raise RuntimeError("device server did not start")
+        uri = "coap://127.0.0.1:%d" % port
+
+        async def run():
+            ctx = await aiocoap.Context.create_client_context()
+            figures = {}
+            try:
+                for mode in ("GET", "PUT"):
+                    await ctx.request(aiocoap.Message(code=aiocoap.GET, uri=uri + "/mark")).response
+                    if mode == "GET":
+                        r = await ctx.request(aiocoap.Message(code=aiocoap.GET, uri=uri + "/big")).response
+                        assert len(r.payload) == size
+                    else:
+                        body = bytes(i % MOD for i in range(size))
+                        await ctx.request(aiocoap.Message(code=aiocoap.PUT, uri=uri + "/sink", payload=body)).response
+                    res = await ctx.request(aiocoap.Message(code=aiocoap.GET, uri=uri + "/result")).response
+                    kv = dict(x.split("=") for x in res.payload.decode().split())
+                    figures[mode] = int(kv["peak"]) - int(kv["before"])
+            finally:
+                await ctx.shutdown()
+            return figures
+
+        return asyncio.run(asyncio.wait_for(run(), 120))
+    finally:
+        dev.kill()
+        dev.wait(timeout=5)
+
+
 def _wire_sizes():
     import aiocoap
 
@@ -265,6 +326,10 @@ def main(argv=None):
                         print("  modules imported: %d B; idle endpoint (UDP, started): %d B" % (r["mods"], r["idle"]))
                     print("  %-3s %6d B  (%s): peak over idle %5d B  [peak %d, before %d]" % (
                         mode.upper(), r["bytes"], r["code"], r["peak"] - r["before"], r["peak"], r["before"]))
+            print("\n[heap] MicroPython as server, aiocoap client GET /big and PUT /sink (1024 B blocks)")
+            for size in (65536, 262144):
+                for mode, r in _serve_figures(tmp, script, size).items():
+                    print("  served %-3s %6d B: peak over idle %5d B" % (mode, size, r))
             print("\n[wire] bytes per message")
             _wire_sizes()
             print("\n[speed] block-wise GET 256 KB, 1024 B blocks, from one aiocoap server")
