@@ -58,7 +58,7 @@ def drive(gen, handler):
 class Ipa:
     def __init__(self, state, eim_version=esipa.V12, tac=b"\x35\x29\x06\x00", imei=None,
                  eim_configs=None, backoff_min_ms=_BACKOFF_MIN_MS, backoff_max_ms=_BACKOFF_MAX_MS,
-                 rollback_after_fails=_ROLLBACK_AFTER_FAILS, channel=0):
+                 rollback_after_fails=_ROLLBACK_AFTER_FAILS, channel=0, immediate_enable=False):
         self.st = state
         self.version = eim_version
         self.tac = tac
@@ -67,6 +67,7 @@ class Ipa:
         self.backoff_min_ms = backoff_min_ms
         self.backoff_max_ms = backoff_max_ms
         self.rollback_after_fails = rollback_after_fails
+        self.immediate_enable = immediate_enable
         self.sd = apdu.StoreData(channel)
 
     # --- plumbing ---------------------------------------------------------------------------
@@ -216,13 +217,18 @@ class Ipa:
     def _poll(self, cause=None, rplmn=None):
         eid = yield from self._eid()
         done = []
+        if cause is None and self.st["state_change"] is not None:
+            # A profile change the eIM did not order (immediate enable) is reported once.
+            cause = self.st["state_change"]
         try:
             if self.st.pending():
                 done.append((yield from self._provide_pending()))
             for _ in range(_MAX_PACKAGES_PER_POLL):
                 msg = esipa.get_eim_package(eid, cause is not None, cause, rplmn, self.version)
-                cause = rplmn = None
                 resp = yield from self._esipa(msg)
+                if cause is not None and self.st["state_change"] is not None:
+                    self.st.set("state_change", None)
+                cause = rplmn = None
                 name, d = esipa.decode(resp, self.version)
                 if name != "getEimPackage":
                     raise ProcedureError("GetEimPackage", "eIM answered with " + name)
@@ -585,6 +591,14 @@ class Ipa:
         pir = es10b.parse_profile_installation_result(splitter.result)
         info = {"installed": pir["success"], "iccid": pir["iccid"], "seqNumber": pir["seqNumber"],
                 "segments": splitter.segments, "errorReason": pir["errorReason"]}
+        if pir["success"] and self.immediate_enable:
+            # SGP.32 immediate profile enabling: only takes effect if the eUICC was configured
+            # for it (ConfigureImmediateProfileEnabling); otherwise immediateEnableNotAvailable.
+            code = es10b.parse_immediate_enable(
+                (yield from self._es10b(es10b.immediate_enable(refresh=True))))
+            info["immediateEnable"] = code
+            if code == 0:
+                self.st.set("state_change", esipa.CAUSE_IMMEDIATE_ENABLE)
         return esipa.profile_download_trigger_result(eim_txid, pir=pir["raw"]), info
 
     def _download_error(self, eim_txid, response, step):

@@ -131,6 +131,14 @@ class SwitchingRunner(Runner):
         self.switches = 0
         self._switched = False
 
+    async def _eim_call(self, coro):
+        try:
+            return await coro
+        except (OSError, asyncio.TimeoutError) as e:
+            if self.log:
+                self.log("ipa eim-unreachable %r" % (e,))
+            raise EimUnreachable(repr(e))
+
     async def _do(self, action):
         if self._switched and ("esipa" in action or "esipa_stream" in action):
             self._switched = False

@@ -22,6 +22,7 @@ _DEFAULTS = {
     "rollback": None,      # {"iccid": hex of the profile to fall back to, "fails": n}
     "last_good_iccid": None,
     "backoff_ms": 0,
+    "state_change": None,  # StateChangeCause to report with the next GetEimPackage
 }
 
 

@@ -168,3 +168,30 @@ def test_eim_lost_during_bpp_download_cancels_and_keeps_result_pending(dl):
     res = _trigger_result(dl.eim)
     assert res["profileDownloadTriggerResultData"][0] == "profileDownloadError"
     assert dl.st.pending() == []
+
+
+def test_immediate_enable_after_download_then_state_change_reported(dl):
+    dl.card.state.data["immediate_enable"]["flag"] = True
+    dl.card.state.save()
+    ipa = procedures.Ipa(dl.st, channel=dl.link.channel, immediate_enable=True)
+    seen = []
+    dl.eim.handlers["getEimPackageRequest"] = lambda v: (seen.append(v), oracle.encode(
+        "EsipaMessageFromEimToIpa", ("getEimPackageResponse", dl.eim.packages.pop(0)
+                                     if dl.eim.packages else ("eimPackageError", 1))))[1]
+    r = dl.rig.run(ipa.poll())
+    assert r["handled"][0]["immediateEnable"] == 0
+    assert dl.card.enabled_profile()["iccid"] == NEW_ICCID
+    # The next GetEimPackage tells the eIM about the change it did not order, once.
+    dl.rig.run(ipa.poll())
+    dl.rig.run(ipa.poll())
+    assert "notifyStateChange" not in seen[0]
+    assert seen[-2]["notifyStateChange"] == 0 and seen[-2]["stateChangeCause"] == 5
+    assert "notifyStateChange" not in seen[-1]
+
+
+def test_immediate_enable_not_configured_leaves_profile_disabled(dl):
+    ipa = procedures.Ipa(dl.st, channel=dl.link.channel, immediate_enable=True)
+    r = dl.rig.run(ipa.poll())
+    assert r["handled"][0]["installed"] is True and r["handled"][0]["immediateEnable"] == 1
+    assert dl.card.state.profile_by_iccid(NEW_ICCID)["state"] == "disabled"
+    assert dl.st["state_change"] is None
