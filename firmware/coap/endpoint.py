@@ -266,7 +266,12 @@ class Endpoint:
                 ctx.deadline = ticks_add(now, self.separate_timeout_ms)
                 self._wake.set()
             elif msg.token == ctx.token:
-                ctx.finish(msg)
+                crit = unknown_critical(msg)
+                if crit is None:
+                    ctx.finish(msg)
+                else:
+                    self.stats["bad"] += 1
+                    ctx.finish(error=E.ResponseError(msg, "unrecognized critical option %d" % crit))
             else:
                 # Piggybacked answer with a foreign token: not ours; a real one may follow.
                 ctx.mid = None
@@ -285,6 +290,12 @@ class Endpoint:
 
     def _on_response(self, msg, remote):
         ex = self._exchanges.get(msg.token)
+        if unknown_critical(msg) is not None:
+            # RFC 7252 §5.4.1: such a response is rejected, never handed to the requester.
+            self.stats["bad"] += 1
+            if msg.mtype == N.CON:
+                self.ml.cache_response(remote, msg.mid, self._send_empty(N.RST, msg.mid, remote))
+            return
         if msg.mtype == N.CON:
             # Separate response: acknowledge it; one nobody waits for is rejected (§5.3.2).
             kind = N.ACK if ex is not None else N.RST
@@ -369,6 +380,9 @@ class Endpoint:
         try:
             crit = unknown_critical(req)
             if crit is not None:
+                if req.mtype != N.CON:
+                    self.stats["bad"] += 1
+                    return  # a NON is rejected, i.e. ignored, not answered (RFC 7252 §5.4.1)
                 raise E.BadOption("unrecognized critical option %d" % crit)
             if req.opt(N.BLOCK1) is not None:
                 done, up, b1, _ = self.uploads.block((remote, req.path_str()), req,

@@ -99,10 +99,11 @@ def _expected(data):
     if m.code == N.EMPTY:
         return (N.RST, N.EMPTY, m.mid, b"") if m.mtype == N.CON else None
     if N.is_request_code(m.code):
-        code = N.BAD_OPTION if unknown_critical(m) is not None else None
-        return (N.ACK if m.mtype == N.CON else N.NON, code, m.mid if m.mtype == N.CON else None, m.token)
-    if N.is_response_code(m.code) and N.code_class(m.code) in (2, 4, 5):
-        return (N.RST, N.EMPTY, m.mid, b"") if m.mtype == N.CON else None
+        if unknown_critical(m) is not None:
+            # 4.02 for CON; a NON is rejected, i.e. ignored (RFC 7252 §5.4.1).
+            return (N.ACK, N.BAD_OPTION, m.mid, m.token) if m.mtype == N.CON else None
+        return (N.ACK if m.mtype == N.CON else N.NON, None, m.mid if m.mtype == N.CON else None, m.token)
+    # Responses nobody waits for, and reserved code classes: a CON is rejected with RST.
     return (N.RST, N.EMPTY, m.mid, b"") if m.mtype == N.CON else None
 
 
