@@ -11,7 +11,7 @@ v1.3). Read-only to servers; the firmware (the modem layer) feeds it:
 
 from micropython import const
 
-from lwm2m.model import Object, Error, BAD_REQUEST, OP_R, T_STRING, T_INT, MULTI, MAND
+from lwm2m.model import Object, Error, BAD_REQUEST
 
 BEARER_LTE_TDD = const(5)
 BEARER_LTE_FDD = const(6)
@@ -39,21 +39,27 @@ _RES_SIGNALSNR = const(11)
 _RES_LAC = const(12)
 _RES_COVERAGE_ENHANCEMENT_LEVEL = const(13)
 
+_OP_R = const(1)
+_T_STRING = const(0)
+_T_INT = const(1)
+_MULTI = const(1)
+_MAND = const(2)
+
 _FIELDS = (
-    (_RES_NETWORK_BEARER, OP_R, T_INT, MAND),
-    (_RES_AVAILABLE_NETWORK_BEARER, OP_R, T_INT, MULTI | MAND),
-    (_RES_RADIO_SIGNAL_STRENGTH, OP_R, T_INT, MAND),
-    (_RES_LINK_QUALITY, OP_R, T_INT, 0),
-    (_RES_IP_ADDRESSES, OP_R, T_STRING, MULTI | MAND),
-    (_RES_ROUTER_IP_ADDRESSES, OP_R, T_STRING, MULTI),
-    (_RES_LINK_UTILIZATION, OP_R, T_INT, 0),
-    (_RES_APN, OP_R, T_STRING, MULTI),
-    (_RES_CELL_ID, OP_R, T_INT, 0),
-    (_RES_SMNC, OP_R, T_INT, 0),
-    (_RES_SMCC, OP_R, T_INT, 0),
-    (_RES_SIGNALSNR, OP_R, T_INT, 0),
-    (_RES_LAC, OP_R, T_INT, 0),
-    (_RES_COVERAGE_ENHANCEMENT_LEVEL, OP_R, T_INT, 0),
+    (_RES_NETWORK_BEARER, _OP_R, _T_INT, _MAND),
+    (_RES_AVAILABLE_NETWORK_BEARER, _OP_R, _T_INT, _MULTI | _MAND),
+    (_RES_RADIO_SIGNAL_STRENGTH, _OP_R, _T_INT, _MAND),
+    (_RES_LINK_QUALITY, _OP_R, _T_INT, 0),
+    (_RES_IP_ADDRESSES, _OP_R, _T_STRING, _MULTI | _MAND),
+    (_RES_ROUTER_IP_ADDRESSES, _OP_R, _T_STRING, _MULTI),
+    (_RES_LINK_UTILIZATION, _OP_R, _T_INT, 0),
+    (_RES_APN, _OP_R, _T_STRING, _MULTI),
+    (_RES_CELL_ID, _OP_R, _T_INT, 0),
+    (_RES_SMNC, _OP_R, _T_INT, 0),
+    (_RES_SMCC, _OP_R, _T_INT, 0),
+    (_RES_SIGNALSNR, _OP_R, _T_INT, 0),
+    (_RES_LAC, _OP_R, _T_INT, 0),
+    (_RES_COVERAGE_ENHANCEMENT_LEVEL, _OP_R, _T_INT, 0),
 )
 
 _NAMES = {
@@ -77,9 +83,9 @@ class ConnMon(Object):
         for name, v in values.items():
             rid = _NAMES[name]
             if v is None:
-                if not self.field(rid)[3] & MAND:
+                if not self.field(rid)[3] & _MAND:
                     self.registry.remove((_OID, 0, rid))
-            elif self.field(rid)[3] & MULTI:
+            elif self.field(rid)[3] & _MULTI:
                 self.registry.set((_OID, 0, rid), dict(enumerate(v)))
             else:
                 self.registry.set((_OID, 0, rid), v)

@@ -9,11 +9,19 @@ hand around it; tests/lwm2m_model/test_lwm2m_model_registry_xml.py checks the re
 import re
 import xml.etree.ElementTree as ET
 
-OPS = {"": "OP_NONE", "R": "OP_R", "W": "OP_W", "RW": "OP_RW", "E": "OP_E"}
+OPS = {"": "_OP_NONE", "R": "_OP_R", "W": "_OP_W", "RW": "_OP_RW", "E": "_OP_E"}
 TYPES = {
-    "String": "T_STRING", "Integer": "T_INT", "Unsigned Integer": "T_UINT", "Float": "T_FLOAT",
-    "Boolean": "T_BOOL", "Opaque": "T_OPAQUE", "Time": "T_TIME", "Objlnk": "T_OBJLNK",
-    "Corelnk": "T_CORELNK", "": "T_NONE", "none": "T_NONE",
+    "String": "_T_STRING", "Integer": "_T_INT", "Unsigned Integer": "_T_UINT", "Float": "_T_FLOAT",
+    "Boolean": "_T_BOOL", "Opaque": "_T_OPAQUE", "Time": "_T_TIME", "Objlnk": "_T_OBJLNK",
+    "Corelnk": "_T_CORELNK", "": "_T_NONE", "none": "_T_NONE",
+}
+# The values of lwm2m.model's OP_*, T_*, MULTI and MAND. The table uses module-private copies so
+# that every element is a compile-time constant: MicroPython then makes the whole table one
+# constant tuple, which a frozen build keeps in flash instead of the heap.
+MODEL_VALUES = {
+    "_OP_NONE": 0, "_OP_R": 1, "_OP_W": 2, "_OP_RW": 3, "_OP_E": 4,
+    "_T_STRING": 0, "_T_INT": 1, "_T_UINT": 2, "_T_FLOAT": 3, "_T_BOOL": 4, "_T_OPAQUE": 5,
+    "_T_TIME": 6, "_T_OBJLNK": 7, "_T_CORELNK": 8, "_T_NONE": 9, "_MULTI": 1, "_MAND": 2,
 }
 
 
@@ -46,7 +54,7 @@ def const_name(name):
 
 
 def flags(r):
-    parts = [f for f, on in (("MULTI", r["multiple"]), ("MAND", r["mandatory"])) if on]
+    parts = [f for f, on in (("_MULTI", r["multiple"]), ("_MAND", r["mandatory"])) if on]
     return " | ".join(parts) if parts else "0"
 
 
@@ -58,8 +66,13 @@ def render(obj):
     for r in obj["resources"]:
         names[r["rid"]] = const_name(r["name"])
         lines.append("%s = const(%d)" % (names[r["rid"]], r["rid"]))
-    lines += ["", "_FIELDS = ("]
+    rows = []
+    used = set()
     for r in obj["resources"]:
-        lines.append("    (%s, %s, %s, %s)," % (names[r["rid"]], OPS[r["ops"]], TYPES[r["type"]], flags(r)))
-    lines.append(")")
+        op, typ, fl = OPS[r["ops"]], TYPES[r["type"]], flags(r)
+        used.update([op, typ] + [f for f in fl.split(" | ") if f != "0"])
+        rows.append("    (%s, %s, %s, %s)," % (names[r["rid"]], op, typ, fl))
+    lines.append("")
+    lines += ["%s = const(%d)" % (n, MODEL_VALUES[n]) for n in MODEL_VALUES if n in used]
+    lines += ["", "_FIELDS = ("] + rows + [")"]
     return "\n".join(lines) + "\n"
