@@ -1,0 +1,81 @@
+"""The IPAd on the MicroPython Unix port with the ESipa HTTPS binding (SGP.32 v1.2 §6.1 ASN.1
+over TLS) against the host eIM, and the eUICC simulator reached through the modem simulator
+(AT+CCHO/+CGLA). SGP.32 v1.2 §3.5 eUICC Package procedure: GetEimPackage -> PSMO enable
+(LoadEuiccPackage over STORE DATA) -> REFRESH, re-attach, ISD-R reopened -> ProvideEimPackageResult
+over the new profile -> eimAcknowledgements -> RemoveNotificationFromList."""
+
+import json
+
+import pytest
+
+from ipa_io_rig import EID, OP1, OP2, Rig, lines
+
+
+@pytest.fixture
+def rig(tmp_path, processes):
+    r = Rig(tmp_path, processes)
+    r.start_eim()
+    r.start_modem()
+    return r
+
+
+def _done(dev):
+    m = lines(dev, r"^IPA DONE (.*)$")
+    assert m, dev.output()
+    return json.loads(m[-1].group(1))
+
+
+def test_sgp32_3_5_psmo_enable_over_https_reaches_card_and_result_is_acknowledged(rig):
+    pid = rig.core.queue(EID, "euiccPackage", {"psmo": [{"op": "enable", "iccid": OP2}]})
+    assert rig.enabled_iccid() == OP1
+    dev = rig.run_ipad(polls=2)
+    polls = _done(dev)
+    first = polls[0]["handled"][0]
+    assert first["package"] == "euiccPackageRequest" and first["result"] == "signed"
+    assert first["results"] == [["enable", 0]]
+    assert first["seqNumber"] in first["acks"]
+    assert polls[1] == {"idle": True, "retry_ms": 400, "handled": []}
+    # the switch was noticed, the modem re-attached and the channel reopened before the result
+    # went out over the new profile
+    assert lines(dev, r"^ipa attached stat=1") and lines(dev, r"^ipa refreshed channel reopened")
+    assert rig.enabled_iccid() == OP2
+    row = [p for p in rig.packages() if p["id"] == pid][0]
+    assert row["state"] == "acknowledged"
+    assert "enableResult=ok(0) (verified" in row["result"]
+
+
+def test_keep_alive_lasts_one_procedure(rig):
+    rig.core.queue(EID, "euiccPackage", {"psmo": [{"op": "getRAT"}]})
+    dev = rig.run_ipad(polls=2)
+    m = lines(dev, r"^ipa https requests=(\d+) connects=(\d+)")[0]
+    # poll 1: GetEimPackage, ProvideEimPackageResult, GetEimPackage on one connection;
+    # poll 2: GetEimPackage on a new one
+    assert (int(m.group(1)), int(m.group(2))) == (4, 2)
+    assert rig.packages()[0]["state"] == "acknowledged"
+
+
+def test_untrusted_eim_certificate_is_a_tls_failure_and_backs_off(rig, tmp_path):
+    import ipa_io_tls
+
+    other = ipa_io_tls.make(str(tmp_path / "other"))
+    bad = tmp_path / "other.der"
+    bad.write_bytes(other)
+    rig.core.queue(EID, "euiccPackage", {"psmo": [{"op": "enable", "iccid": OP2}]})
+    dev = rig.run_ipad(polls=2, ca=str(bad))
+    polls = _done(dev)
+    assert [p["retry_ms"] for p in polls] == [200, 400]
+    assert all(p["unreachable"] for p in polls)
+    errs = lines(dev, r"^ipa eim-unreachable (.*)$")
+    assert errs and all("ESipa HTTPS tls" in m.group(1) for m in errs), dev.output()
+    assert rig.enabled_iccid() == OP1
+    assert rig.packages()[0]["state"] == "queued"
+
+
+def test_eim_not_listening_is_a_connect_failure(rig):
+    import harness
+
+    port = harness.free_port(kind=__import__("socket").SOCK_STREAM)
+    dev = rig.run_ipad(polls=1, eim="https://127.0.0.1:%d" % port)
+    assert _done(dev)[0]["unreachable"] is True
+    errs = lines(dev, r"^ipa eim-unreachable (.*)$")
+    assert errs and "ESipa HTTPS connect" in errs[0].group(1), dev.output()
