@@ -9,8 +9,9 @@ Public API (used by the engine in lwm2m/dm.py, rd_client.py, observe.py, bootstr
   Error(code, msg)       every failure; .code is the CoAP response code to send, as the byte
                          value class<<5|detail (BAD_REQUEST=0x80 is 4.00, NOT_FOUND=0x84 is 4.04 ...).
   Object(oid, version, fields, multiple=True, mandatory=False)
-      subclass hooks: read_value(iid, rid, riid=None), validate(iid, values), committed(iid, rids),
-      execute(iid, rid, arg), can_delete(iid, bootstrap); exec_hooks {rid: fn(iid, arg)}
+      subclass hooks: new_instance(iid), read_value(iid, rid, riid=None), validate(iid, values),
+      committed(iid, rids), execute(iid, rid, arg), can_delete(iid, bootstrap),
+      deleted(iid, values); exec_hooks {rid: fn(iid, arg)}
   Registry()
       .add(obj) .get(oid) .objects() .type_of(path) .field(oid, rid)
       .read(path, server=True) -> [(path4_or_3, value)]      records, sorted by path
@@ -203,6 +204,9 @@ class Object:
 
     def can_delete(self, iid, bootstrap):
         return bootstrap or self.multiple
+
+    def deleted(self, iid, values):
+        """Called after an instance was removed, with its last values (release resources)."""
 
     def new_instance(self, iid):
         """Initial values for an instance made by Create (before the payload is applied)."""
@@ -534,5 +538,6 @@ class Registry:
                     if obj.can_delete(iid, bootstrap):
                         targets.append((obj, iid))
         for obj, iid in targets:
-            del obj.instances[iid]
+            values = obj.instances.pop(iid)
+            obj.deleted(iid, values)
             self._notify((obj.oid, iid))

@@ -116,8 +116,11 @@ def test_create_and_delete_instance_notify_instance_path():
     assert iid == 1 and (1, 1) in seen
     raises(model.BAD_REQUEST, reg.create, 1, [((1, 2, 1), 60)])  # mandatory missing
     assert 2 not in reg.get_object(1).instances
+    gone = []
+    reg.get_object(1).deleted = lambda iid, values: gone.append((iid, values[0]))
     reg.delete((1, 1))
     assert seen[-1] == (1, 1) and 1 not in reg.get_object(1).instances
+    assert gone == [(1, 102)]
     raises(model.METHOD_NOT_ALLOWED, reg.delete, (3, 0))
     raises(model.METHOD_NOT_ALLOWED, reg.create, 3, [])
 
