@@ -71,6 +71,44 @@ class Es10Error(Exception):
         super().__init__("%s failed: error %s" % (command, code))
 
 
+# Field kinds for _fields(): how a primitive child's value is kept.
+_TEXT = const(0)
+_UINT = const(1)
+_BYTES = const(2)
+_FLAG = const(3)
+
+
+def _fields(buf, voff, vend, table, d=None):
+    """Decode the children of one SEQUENCE through a field table {tag: (name, kind)}; tags not
+    in the table are skipped (extension fields)."""
+    if d is None:
+        d = {}
+    for t, a, b in tlv.children(buf, voff, vend):
+        f = table.get(t)
+        if f is None:
+            continue
+        name, kind = f
+        if kind == _TEXT:
+            d[name] = tlv.text(buf, a, b, t)
+        elif kind == _UINT:
+            d[name] = tlv.uint(buf, a, b, t)
+        elif kind == _BYTES:
+            d[name] = bytes(buf[a:b])
+        else:
+            d[name] = True
+    return d
+
+
+def _choice(resp, tag, command):
+    """(alternative tag, value offset, value end) of a CHOICE response; the error alternative
+    [1] INTEGER raises Es10Error carrying its code."""
+    voff, vend = tlv.expect(resp, tag)
+    t, a, b = tlv.header(resp, voff, vend)
+    if t == 0x81:
+        raise Es10Error(command, tlv.uint(resp, a, b, t))
+    return t, a, b
+
+
 def _empty(tag):
     return tlv.encode(tag)
 
@@ -108,26 +146,12 @@ def get_eim_configuration_data(eim_id=None):
     return tlv.encode_seq(TAG_GET_EIM_CONFIG, crit)
 
 
-def _eim_config_fields(buf, voff, vend):
-    d = {}
-    for t, a, b in tlv.children(buf, voff, vend):
-        if t == 0x80:
-            d["eimId"] = tlv.text(buf, a, b)
-        elif t == 0x81:
-            d["eimFqdn"] = tlv.text(buf, a, b)
-        elif t == 0x82:
-            d["eimIdType"] = tlv.uint(buf, a, b, t)
-        elif t == 0x83:
-            d["counterValue"] = tlv.uint(buf, a, b, t)
-        elif t == 0x84:
-            d["associationToken"] = tlv.uint(buf, a, b, t)
-        elif t == 0x87:
-            d["eimSupportedProtocol"] = bytes(buf[a:b])
-        elif t == 0x88:
-            d["euiccCiPKId"] = bytes(buf[a:b])
-        elif t == 0x89:
-            d["indirectProfileDownload"] = True
-    return d
+_EIM_CONFIG = {
+    0x80: ("eimId", _TEXT), 0x81: ("eimFqdn", _TEXT), 0x82: ("eimIdType", _UINT),
+    0x83: ("counterValue", _UINT), 0x84: ("associationToken", _UINT),
+    0x87: ("eimSupportedProtocol", _BYTES), 0x88: ("euiccCiPKId", _BYTES),
+    0x89: ("indirectProfileDownload", _FLAG),
+}
 
 
 def parse_eim_configuration_data(resp):
@@ -140,7 +164,7 @@ def parse_eim_configuration_data(resp):
     for t, a, b in tlv.children(resp, f[0], f[1]):
         if t != 0x30:
             raise tlv.TlvError("EimConfigurationData item", t, a)
-        out.append(_eim_config_fields(resp, a, b))
+        out.append(_fields(resp, a, b, _EIM_CONFIG))
     return out
 
 
@@ -174,12 +198,9 @@ def add_initial_eim(configs):
 
 def parse_add_initial_eim(resp):
     """List with one entry per eIM added: its associationToken or None (addOk)."""
-    voff, vend = tlv.expect(resp, TAG_ADD_INITIAL_EIM)
-    t, a, b = tlv.header(resp, voff, vend)
-    if t == 0x81:
-        raise Es10Error("AddInitialEim", tlv.uint(resp, a, b, t))
+    t, a, b = _choice(resp, TAG_ADD_INITIAL_EIM, "AddInitialEim")
     if t != 0xA0:
-        raise tlv.TlvError("AddInitialEimResponse alternative", t, voff)
+        raise tlv.TlvError("AddInitialEimResponse alternative", t, a)
     out = []
     for t, x, y in tlv.children(resp, a, b):
         out.append(tlv.uint(resp, x, y, t) if t == 0x84 else None)
@@ -244,20 +265,17 @@ def epr_seq(buf, tag, a, b):
 
 def parse_notifications_list(resp):
     """("notifications" | "epr", [(seqNumber or None, raw TLV bytes), ...], raw list TLV)."""
-    voff, vend = tlv.expect(resp, TAG_RETRIEVE_NOTIFICATIONS)
-    t, a, b = tlv.header(resp, voff, vend)
-    if t == 0x81:
-        raise Es10Error("RetrieveNotificationsList", tlv.uint(resp, a, b, t))
+    t, a, b = _choice(resp, TAG_RETRIEVE_NOTIFICATIONS, "RetrieveNotificationsList")
     if t == 0xA0:
         kind, seq_of = "notifications", pending_notification_seq
     elif t == 0xA2:
         kind, seq_of = "epr", epr_seq
     else:
-        raise tlv.TlvError("RetrieveNotificationsListResponse alternative", t, voff)
+        raise tlv.TlvError("RetrieveNotificationsListResponse alternative", t, a)
     items = []
     for it, start, x, y in tlv.elements(resp, a, b):
         items.append((seq_of(resp, it, x, y), bytes(resp[start:y])))
-    return kind, items, bytes(resp[voff:b])
+    return kind, items, bytes(resp[tlv.expect(resp, TAG_RETRIEVE_NOTIFICATIONS)[0]:b])
 
 
 def notification_sent(seq):
@@ -303,10 +321,7 @@ def get_certs(ci_pkid=None):
 
 def parse_certs(resp):
     """(eumCertificate, euiccCertificate) as their [5]/[6]-tagged TLVs, as IpaEuiccData uses them."""
-    voff, vend = tlv.expect(resp, TAG_GET_CERTS)
-    t, a, b = tlv.header(resp, voff, vend)
-    if t == 0x81:
-        raise Es10Error("GetCerts", tlv.uint(resp, a, b, t))
+    _, a, b = _choice(resp, TAG_GET_CERTS, "GetCerts")
     eum = euicc = None
     for ct, start, x, y in tlv.elements(resp, a, b):
         if ct == 0xA5:
@@ -342,36 +357,24 @@ def profile_info_list(iccid=None, tag_list=None):
     )
 
 
+_PROFILE_INFO = {
+    0x5A: ("iccid", _BYTES), 0x4F: ("isdpAid", _BYTES), 0x9F70: ("state", _UINT),
+    0x90: ("nickname", _TEXT), 0x91: ("serviceProviderName", _TEXT), 0x92: ("profileName", _TEXT),
+    0x95: ("profileClass", _UINT),
+}
+
+
 def parse_profile_info_list(resp):
     """List of dicts: iccid (bytes), isdpAid, state (0 disabled / 1 enabled), nickname,
     serviceProviderName, profileName, profileClass."""
-    voff, vend = tlv.expect(resp, TAG_PROFILE_INFO_LIST)
-    t, a, b = tlv.header(resp, voff, vend)
-    if t == 0x81:
-        raise Es10Error("ProfileInfoList", tlv.uint(resp, a, b, t))
+    t, a, b = _choice(resp, TAG_PROFILE_INFO_LIST, "ProfileInfoList")
     if t != 0xA0:
-        raise tlv.TlvError("ProfileInfoListResponse alternative", t, voff)
+        raise tlv.TlvError("ProfileInfoListResponse alternative", t, a)
     out = []
     for it, x, y in tlv.children(resp, a, b):
         if it != 0xE3:
             raise tlv.TlvError("ProfileInfo item", it, x)
-        d = {}
-        for ft, p, q in tlv.children(resp, x, y):
-            if ft == _TAG_EID:
-                d["iccid"] = bytes(resp[p:q])
-            elif ft == 0x4F:
-                d["isdpAid"] = bytes(resp[p:q])
-            elif ft == 0x9F70:
-                d["state"] = tlv.uint(resp, p, q, ft)
-            elif ft == 0x90:
-                d["nickname"] = tlv.text(resp, p, q)
-            elif ft == 0x91:
-                d["serviceProviderName"] = tlv.text(resp, p, q)
-            elif ft == 0x92:
-                d["profileName"] = tlv.text(resp, p, q)
-            elif ft == 0x95:
-                d["profileClass"] = tlv.uint(resp, p, q, ft)
-        out.append(d)
+        out.append(_fields(resp, x, y, _PROFILE_INFO))
     return out
 
 
@@ -421,6 +424,12 @@ def parse_euicc_package_request(buf, off=0, end=None):
     return d
 
 
+_EPR_DATA = {
+    0x80: ("eimId", _TEXT), 0x81: ("counterValue", _UINT), 0x82: ("eimTransactionId", _BYTES),
+    0x83: ("seqNumber", _UINT), 0x02: ("errorCode", _UINT), 0x84: ("associationToken", _UINT),
+}
+
+
 def parse_euicc_package_result(buf, off=0, end=None):
     """EuiccPackageResult (BF51 CHOICE) as a dict: kind ("signed" | "errorSigned" |
     "errorUnsigned"), eimId, counterValue, eimTransactionId, seqNumber, errorCode,
@@ -442,23 +451,12 @@ def parse_euicc_package_result(buf, off=0, end=None):
         raise tlv.TlvError("EuiccPackageResult alternative", t, voff)
     if data is None:
         raise tlv.TlvError("EuiccPackageResult without data", 0x30, a)
-    for ft, p, q in tlv.children(buf, data[0], data[1]):
-        if ft == 0x80:
-            d["eimId"] = tlv.text(buf, p, q)
-        elif ft == 0x81:
-            d["counterValue"] = tlv.uint(buf, p, q, ft)
-        elif ft == 0x82:
-            d["eimTransactionId"] = bytes(buf[p:q])
-        elif ft == 0x83:
-            d["seqNumber"] = tlv.uint(buf, p, q, ft)
-        elif ft == 0x02:
-            d["errorCode"] = tlv.uint(buf, p, q, ft)
-        elif ft == 0x84:
-            d["associationToken"] = tlv.uint(buf, p, q, ft)
-        elif ft == 0x30:
-            for rt, x, y in tlv.children(buf, p, q):
-                val = None if tlv.is_constructed(rt) else tlv.uint(buf, x, y, rt)
-                d["results"].append((rt, val))
+    _fields(buf, data[0], data[1], _EPR_DATA, d)
+    res = tlv.find(buf, 0x30, data[0], data[1])
+    if res is not None:
+        for rt, x, y in tlv.children(buf, res[0], res[1]):
+            val = None if tlv.is_constructed(rt) else tlv.uint(buf, x, y, rt)
+            d["results"].append((rt, val))
     return d
 
 

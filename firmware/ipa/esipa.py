@@ -344,30 +344,42 @@ def _provide_result_response(buf, voff, vend, version):
     raise EsipaError("ProvideEimPackageResultResponse alternative", t)
 
 
-def _init_auth_ok(buf, a, b):
-    d = {"transactionId": None, "matchingId": None, "ctxParams1": None}
+def _pick(buf, a, b, whole, value, seq_names):
+    """Children of an ok alternative: `whole` tags kept as whole TLVs, `value` tags as their
+    value bytes, and the untagged SEQUENCEs (signed data, certificate) named by position."""
+    d = {"transactionId": None}
+    for k in whole.values():
+        d[k] = None
+    for k in value.values():
+        d[k] = None
     seqs = 0
     for t, start, x, y in tlv.elements(buf, a, b):
         if t == 0x80:
             d["transactionId"] = _raw(buf, x, y)
-        elif t == 0x30:
-            # serverSigned1 and serverCertificate are both untagged SEQUENCEs: order tells them apart.
-            d["serverSigned1" if seqs == 0 else "serverCertificate"] = _raw(buf, start, y)
+        elif t == 0x30 and seqs < len(seq_names):
+            d[seq_names[seqs]] = _raw(buf, start, y)
             seqs += 1
-        elif t == 0x5F37:
-            d["serverSignature1"] = _raw(buf, start, y)
-        elif t == 0x04:
-            d["euiccCiPKIdToBeUsed"] = _raw(buf, start, y)
-        elif t == 0x0C:
-            d["matchingId"] = tlv.text(buf, x, y)
-        elif t == 0xA2:
-            # [2] around the CtxParams1 CHOICE: relay the inner alternative to AuthenticateServer.
-            d["ctxParams1"] = _raw(buf, x, y)
-    for k in ("serverSigned1", "serverSignature1", "euiccCiPKIdToBeUsed", "serverCertificate"):
+        elif t in whole:
+            d[whole[t]] = _raw(buf, start, y)
+        elif t in value:
+            d[value[t]] = _raw(buf, x, y)
+    for k in seq_names:
         if k not in d:
-            raise EsipaError("InitiateAuthenticationOkEsipa without " + k)
+            raise EsipaError("ok response without " + k)
     if d["transactionId"] is None:
-        d["transactionId"] = _signed_txid(d["serverSigned1"])
+        d["transactionId"] = _signed_txid(d[seq_names[0]])
+    return d
+
+
+def _init_auth_ok(buf, a, b):
+    # ctxParams1 is [2] around the CtxParams1 CHOICE: its value is what AuthenticateServer takes.
+    d = _pick(buf, a, b, {0x5F37: "serverSignature1", 0x04: "euiccCiPKIdToBeUsed"},
+              {0x0C: "matchingId", 0xA2: "ctxParams1"}, ("serverSigned1", "serverCertificate"))
+    for k in ("serverSignature1", "euiccCiPKIdToBeUsed"):
+        if d[k] is None:
+            raise EsipaError("InitiateAuthenticationOkEsipa without " + k)
+    if d["matchingId"] is not None:
+        d["matchingId"] = tlv.text(d["matchingId"], 0, len(d["matchingId"]), 0x0C)
     return d
 
 
@@ -379,23 +391,9 @@ def _signed_txid(signed):
 
 
 def _auth_client_dp(buf, a, b):
-    d = {"transactionId": None, "profileMetaData": None, "hashCc": None, "ds": False}
-    seqs = 0
-    for t, start, x, y in tlv.elements(buf, a, b):
-        if t == 0x80:
-            d["transactionId"] = _raw(buf, x, y)
-        elif t == 0xBF25:
-            d["profileMetaData"] = _raw(buf, start, y)
-        elif t == 0x30:
-            d["smdpSigned2" if seqs == 0 else "smdpCertificate"] = _raw(buf, start, y)
-            seqs += 1
-        elif t == 0x5F37:
-            d["smdpSignature2"] = _raw(buf, start, y)
-        elif t == 0x04:
-            d["hashCc"] = _raw(buf, start, y)
-    for k in ("smdpSigned2", "smdpSignature2", "smdpCertificate"):
-        if k not in d:
-            raise EsipaError("AuthenticateClientOkDPEsipa without " + k)
-    if d["transactionId"] is None:
-        d["transactionId"] = _signed_txid(d["smdpSigned2"])
+    d = _pick(buf, a, b, {0xBF25: "profileMetaData", 0x5F37: "smdpSignature2", 0x04: "hashCc"},
+              {}, ("smdpSigned2", "smdpCertificate"))
+    if d["smdpSignature2"] is None:
+        raise EsipaError("AuthenticateClientOkDPEsipa without smdpSignature2")
+    d["ds"] = False
     return d
