@@ -14,6 +14,14 @@ def test_tlv_read_device_instance_matches_ts_7_4_3_example():
     assert fmt_tlv.encode(DEVICE_RECORDS, (3, 0), reg.type_of) == device_tlv()
 
 
+def test_tlv_read_device_object_wraps_one_instance_ts_example():
+    # The same example read on /3: one Object Instance TLV, 8-bit id 0, 8-bit length 121.
+    reg, _ = make_registry()
+    data = fmt_tlv.encode(DEVICE_RECORDS, (3,), reg.type_of)
+    assert data == _hex("08 00 79") + device_tlv()
+    assert fmt_tlv.decode(data, (3,), reg.type_of) == DEVICE_RECORDS
+
+
 def test_tlv_decode_device_instance_ts_example():
     reg, _ = make_registry()
     assert fmt_tlv.decode(device_tlv(), (3, 0), reg.type_of) == DEVICE_RECORDS
