@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MICROPYTHON = os.path.join(ROOT, "build", "bin", "micropython")
 MPY_CROSS = os.path.join(ROOT, "build", "bin", "mpy-cross")
 PACKAGES = ("coap", "lwm2m", "objects", "hal")
-HEAPS = ("64K", "96K", "128K", "160K", "192K", "256K")
+HEAPS = ("64K", "80K", "88K", "96K", "128K", "192K", "256K")
 _WAIT_S = 6.0
 
 _IMPORTS = ("import gc; gc.collect(); a0 = gc.mem_alloc(); "
@@ -169,34 +169,53 @@ def import_heap(lib):
     return int(out[0]), int(out[1])
 
 
+def frozen_available(empty):
+    env = dict(os.environ, MICROPYPATH=".frozen")
+    out = subprocess.run([MICROPYTHON, "-c", "import lwm2m.client"], env=env, cwd=empty,
+                         capture_output=True, text=True, timeout=30)
+    return out.returncode == 0
+
+
+def smallest_heap(lib, heaps):
+    for heap in heaps:
+        try:
+            g = session(lib, heap)
+        except (TimeoutError, socket.timeout, OSError, ValueError):
+            continue
+        if g["read"][0] == "2.05 Content" and g["observe"] == "2.05 Content":
+            return heap
+    return "none of " + ",".join(heaps)
+
+
+def report_heap(title, lib):
+    base, loaded = import_heap(lib)
+    f = session(lib, "512K")
+    alloc = int(f["mem"]["alloc"])
+    print("heap, %s:" % title)
+    print("  interpreter baseline            %6d B" % base)
+    print("  modules imported                %6d B" % (loaded - base))
+    print("  after registration + observe    %6d B  total allocated" % alloc)
+    print("  runtime state (total - imports) %6d B  (goal <= 24576 B: %s)" % (
+        alloc - loaded, "met" if alloc - loaded <= 24576 else "NOT met"))
+    print("  smallest -X heapsize running Register+Read+Observe+Update+Notify: %s"
+          % smallest_heap(lib, HEAPS))
+    return f
+
+
 def main():
-    with tempfile.TemporaryDirectory(prefix="bench_lwm2m_") as lib:
+    with tempfile.TemporaryDirectory(prefix="bench_lwm2m_") as lib, \
+            tempfile.TemporaryDirectory(prefix="bench_lwm2m_frozen_") as empty:
         compile_firmware(lib)
-        base, loaded = import_heap(lib)
-        f = session(lib, "512K")
+        f = report_heap("firmware as .mpy files (bytecode loaded into RAM)", lib)
+        if frozen_available(empty):
+            report_heap("firmware frozen into the image (bytecode in flash)", empty)
+        else:
+            print("heap, frozen image: lwm2m is not frozen into %s (rebuild the image)" % MICROPYTHON)
         print("wire bytes (device -> server), actual vs minimal encoding of the same content:")
         print("  Register      %4d B  (minimal %4d B; link-format payload %d B)" % f["register"])
         print("  empty Update  %4d B  (minimal %4d B; goal 16 B of CoAP)" % f["update"])
         print("  Notify 1 val  %4d B  (minimal %4d B; payload %r)" % f["notify"])
         print("  Read /3/0/0 -> %s %r; Observe /4/0/2 -> %s" % (f["read"][0], f["read"][1], f["observe"]))
-        alloc = int(f["mem"]["alloc"])
-        print("heap (MicroPython %s, firmware as .mpy loaded into RAM):" % os.path.basename(MICROPYTHON))
-        print("  interpreter baseline            %6d B" % base)
-        print("  modules imported (bytecode)     %6d B  (in flash when frozen)" % (loaded - base))
-        print("  after registration + observe   %6d B  total allocated" % alloc)
-        print("  runtime state (total - imports) %6d B  (goal <= 24576 B: %s)" % (
-            alloc - loaded, "met" if alloc - loaded <= 24576 else "NOT met"))
-        smallest = None
-        for heap in HEAPS:
-            try:
-                g = session(lib, heap)
-            except (TimeoutError, socket.timeout, OSError, ValueError):
-                continue
-            if g["read"][0] == "2.05 Content" and g["observe"] == "2.05 Content":
-                smallest = heap
-                break
-        print("  smallest -X heapsize running Register+Read+Observe+Update+Notify (.mpy): %s"
-              % (smallest or "none of " + ",".join(HEAPS)))
 
 
 if __name__ == "__main__":
