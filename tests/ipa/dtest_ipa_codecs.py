@@ -1,5 +1,6 @@
 # ES10b and ESipa encoders on MicroPython, exact bytes (the same vectors are checked against
 # asn1play's SGP.32 codec on CPython in test_ipa_oracle.py), plus STORE DATA framing.
+# mpy-targets: unix qemu
 # mpy-heapsize: 256K
 from binascii import unhexlify as h
 

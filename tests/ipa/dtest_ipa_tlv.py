@@ -1,5 +1,6 @@
 # BER-TLV codec on MicroPython: multi-byte tags, 1..4 byte lengths, offsets into a memoryview,
 # the Writer's length patching, and TlvError naming tag and offset.
+# mpy-targets: unix qemu
 # mpy-heapsize: 64K
 from ipa import tlv
 
