@@ -18,6 +18,19 @@ def test_senml_json_read_instance_relative_names():
                    b'{"n":"3","vs":"1.0"},{"n":"6/0","v":1}]'), got
 
 
+def test_senml_json_device_read_in_ts_7_4_4_style():
+    # Core 1.1 §7.4.4 shows Read /3/0 as bn "/3/0/" once, then n "rid" or "rid/riid".
+    got = fmt_senml_json.encode(DEVICE_RECORDS, (3, 0))
+    assert got == (
+        b'[{"bn":"/3/0/","n":"0","vs":"Open Mobile Alliance"},{"n":"1","vs":"Lightweight M2M Client"},'
+        b'{"n":"2","vs":"345000123"},{"n":"3","vs":"1.0"},{"n":"6/0","v":1},{"n":"6/1","v":5},'
+        b'{"n":"7/0","v":3800},{"n":"7/1","v":5000},{"n":"8/0","v":125},{"n":"8/1","v":900},'
+        b'{"n":"9","v":100},{"n":"10","v":15},{"n":"11/0","v":0},{"n":"13","v":1367491215},'
+        b'{"n":"14","vs":"+02:00"},{"n":"16","vs":"U"}]'), got
+    reg, _ = make_registry()
+    assert fmt_senml_json.decode(got, (3, 0), reg.type_of) == DEVICE_RECORDS
+
+
 def test_senml_json_single_resource_bn_only():
     got = fmt_senml_json.encode([((3, 0, 9), 100)], (3, 0, 9))
     assert got == b'[{"bn":"/3/0/9","v":100}]'
