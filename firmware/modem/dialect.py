@@ -19,6 +19,8 @@ class Dialect:
     INLINE_RAW = ()
     SIM_URCS = ()  # prefixes of SIM status/refresh URCs
     UICC_QUIRKS = "standard"
+    RX_SIZE = atparse.RX_SIZE
+    MAX_LINE = atparse.MAX_LINE
 
     def __init__(self, at):
         self.at = at
@@ -38,6 +40,8 @@ class Dialect:
     @classmethod
     def connect(cls, reader, writer, **kw):
         """An engine for this dialect on the given streams, reader task started, and the dialect."""
+        kw.setdefault("rx_size", cls.RX_SIZE)
+        kw.setdefault("max_line", cls.MAX_LINE)
         at = At(reader, writer, cls.BOOT_LINES, cls.INLINE_RAW, **kw).start()
         return cls(at)
 

@@ -12,6 +12,9 @@ class Nrf91Slm(Dialect):
     BOOT_LINES = ("Ready",)
     SIM_URCS = ("%XSIM",)
     UICC_QUIRKS = "nrf91_slm"
+    # socket data travels as hex in one line: a 1152-byte datagram is a 2304-character field
+    RX_SIZE = 2560
+    MAX_LINE = 2400
 
     def __init__(self, at):
         Dialect.__init__(self, at)

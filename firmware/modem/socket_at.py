@@ -9,7 +9,8 @@ from coap.transport import Transport
 from modem.at import AtError, AtTimeout
 
 _TXQ = const(4)
-_MAX_DATAGRAM = const(1024)  # the smallest of the four dialects' per-command socket limits
+_EIO = const(5)
+_MAX_DATAGRAM = const(1152)  # RFC 7252 §4.6; every dialect here carries it in one command
 
 
 class AtUdpTransport(Transport):
@@ -56,7 +57,11 @@ class AtUdpTransport(Transport):
                 self.tx_errors += 1  # lost like a datagram on the air
 
     async def recvfrom(self, buf):
-        data, remote = await self.sock.recvfrom()
+        try:
+            data, remote = await self.sock.recvfrom()
+        except (AtError, AtTimeout) as e:
+            # the endpoint's receive loop expects OSError for a transport hiccup
+            raise OSError(_EIO, str(e))
         n = min(len(data), len(buf))
         buf[:n] = data[:n]
         return n, remote

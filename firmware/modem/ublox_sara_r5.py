@@ -9,6 +9,9 @@ class UbloxSaraR5(Dialect):
     BOOT_LINES = ()  # the R5 prints nothing at boot: a reboot shows up as a timeout
     SIM_URCS = ("+UUSIMSTAT",)
     UICC_QUIRKS = "sara_r5"
+    # socket data travels as hex in one line: a 1152-byte datagram is a 2304-character field
+    RX_SIZE = 2560
+    MAX_LINE = 2400
 
     def __init__(self, at):
         Dialect.__init__(self, at)
@@ -64,7 +67,7 @@ class UbloxSaraR5(Dialect):
 
     async def _sock_fetch(self, sid):
         # +USORF: <socket>,"<ip>",<port>,<length>,"<hex data>"
-        p = await self.query("AT+USORF=%d,1024" % sid, "+USORF")
+        p = await self.query("AT+USORF=%d,1152" % sid, "+USORF")
         if len(p) < 5 or not p[3]:
             return None
         return atparse.unhex(p[4], "+USORF data"), (p[1], p[2])

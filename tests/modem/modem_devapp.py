@@ -235,7 +235,25 @@ async def s_silent_reboot(d, args):
     result({"first": first, "imsi": imsi, "cmee_errors_numeric": numeric})
 
 
-SCENARIOS = {"silent_reboot": s_silent_reboot, "es10": s_es10, "bench_storm": s_bench_storm, "bench_apdu": s_bench_apdu, "basic": s_basic, "udp": s_udp, "apdu": s_apdu, "refresh": s_refresh,
+async def s_coap(d, args):
+    # CoAP (the firmware's endpoint) over the modem's UDP socket to a host CoAP server
+    from coap import numbers as N
+    from coap.endpoint import Endpoint
+    from coap.message import Message
+    from modem.socket_at import AtUdpTransport
+
+    await d.attach("iot.nordnett", 10000)
+    ep = Endpoint(await AtUdpTransport.open(d)).start()
+    remote = ep.resolve(args[0], int(args[1]))
+    resp = await ep.request(remote, Message(code=N.GET).set_uri_path("/blob"), block_size=512)
+    echo = await ep.request(remote, Message(code=N.POST, payload=b"\r\nOK\r\n> \x00").set_uri_path("/echo"))
+    out = {"code": resp.code, "len": len(resp.payload), "sha": _sha(resp.payload),
+           "echo": echo.payload == b"\r\nOK\r\n> \x00", "stats": d.at.stats(), "coap": ep.stats}
+    await ep.close()
+    result(out)
+
+
+SCENARIOS = {"coap": s_coap, "silent_reboot": s_silent_reboot, "es10": s_es10, "bench_storm": s_bench_storm, "bench_apdu": s_bench_apdu, "basic": s_basic, "udp": s_udp, "apdu": s_apdu, "refresh": s_refresh,
              "faults": s_faults, "stale": s_stale}
 
 
