@@ -92,6 +92,16 @@ run: deps
 bench: deps
 	$(PY) -m host_tools.bench
 
+# The simulated device (frozen firmware, Unix port) against any LwM2M server or bootstrap server:
+#   make device SERVER=coap://host:5683 EP=my-device [LIFETIME=60] [BOOTSTRAP=coap://host:5783] [QUEUE=1]
+SERVER ?= coap://127.0.0.1:5683
+EP ?= cellfw-$(shell hostname)
+LIFETIME ?= 60
+device: deps
+	@mkdir -p $(BUILD)/device-state
+	MICROPYPATH=.frozen $(MICROPY) -m lwm2m.client --server $(SERVER) --ep $(EP) --lifetime $(LIFETIME) \
+	  --state $(BUILD)/device-state $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(if $(QUEUE),--queue)
+
 clean:
 	rm -rf $(BIN) $(STAMPS)
 	-$(MAKE) -s -C $(MPY_SRC)/ports/unix clean
