@@ -171,8 +171,7 @@ class BootstrapClient:
             self.registry.write((path[0], iid), by_iid[iid], replace=False, bootstrap=True)
 
     def delete(self, path):
-        """Bootstrap-Delete (§5.2.7.5): never the Bootstrap-Server account, never single-instance
-        mandatory objects such as /3."""
+        """Bootstrap-Delete (§5.2.7.5): never the Bootstrap-Server account nor /3."""
         if len(path) > 2:
             raise M.bad("bootstrap-delete %s" % P.fmt(path))
         if len(path) == 2:
@@ -190,7 +189,10 @@ class BootstrapClient:
                 raise M.Error(M.NOT_FOUND, "object %s" % P.fmt(path))
             objs = [obj]
         for obj in objs:
-            if obj.mandatory and not obj.multiple:
+            if not obj.multiple and (not path or obj.mandatory):
+                # "/" spares what describes the device itself (Device, Connectivity Monitoring:
+                # single-instance objects a server could not recreate); an explicit /oid does
+                # so only for mandatory ones.
                 continue
             for iid in obj.iids():
                 if obj.oid == _OID_SECURITY and is_bootstrap_account(self.registry, iid):

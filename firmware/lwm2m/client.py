@@ -287,6 +287,7 @@ class Client:
             # Persist before the state machine reports it, so "registered" means "survives a reset".
             if rdreq.kind == "register" and resp.code == N.CREATED:
                 self._save_registration(acc, resp.location_path())
+                self._drop_observations(acc)
             elif rdreq.kind == "deregister":
                 self._save_registration(acc, None)
             acc.rd.on_response(now, resp.code, resp.location_path())
@@ -576,6 +577,15 @@ class Client:
                 self._override = None
         if items:
             self.log("notify-flushed", "%d" % len(items))
+
+    def _drop_observations(self, acc):
+        """A new registration ends that server's observations (Core §6.2.1: the server forgets
+        them), so nothing is sent to tokens it no longer knows."""
+        self.engine.remove_where(lambda o: o.ctx == acc.ssid)
+        for obs in self.ep.observers.all():
+            if obs.remote == acc.remote:
+                self.ep.observers.remove(obs)
+        acc.store.drain()
 
     # --- Send ----------------------------------------------------------------------------------
 

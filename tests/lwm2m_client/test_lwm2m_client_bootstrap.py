@@ -1,7 +1,8 @@
 """Bootstrap interface (OMA-TS-LightweightM2M_Core-V1_1 §5.2, §6.1) end to end: the firmware client
 on the Unix port against the host bootstrap server and LwM2M server."""
 
-from host_tools.lwm2m_server import BootstrapServer, LwM2MServer, security_instance, simple_config
+from host_tools.lwm2m_server import (
+    BootstrapServer, LwM2MServer, security_instance, server_instance, simple_config)
 from lwm2m_client_itest import async_test, expect, registered, start_client
 
 
@@ -108,3 +109,30 @@ async def test_bootstrapped_config_persists_across_restart(processes, tmp_path):
         assert len(bs.results("bsp")) == 1
     finally:
         await _stop(server, bs)
+
+
+@async_test
+async def test_two_server_accounts_register_independently(processes):
+    """A bootstrap configuration with two LwM2M server accounts: the client registers with both,
+    and each server manages it on its own (write-attributes and observations are per server)."""
+    server_b = await LwM2MServer.start(host="127.0.0.1", port=0, timeout=15.0)
+
+    def two(sp, bp):
+        cfg = simple_config(_uri(sp), short_id=101, lifetime=60, bootstrap_uri=_uri(bp))
+        cfg["/0/2"] = security_instance(_uri(server_b.port), short_id=102)
+        cfg["/1/1"] = server_instance(102, lifetime=70)
+        return cfg
+
+    server_a, bs = await _servers({"two": two})
+    try:
+        start_client(processes, "two", bootstrap_port=bs.port)
+        reg_a = await server_a.wait_registered("two", 20)
+        reg_b = await server_b.wait_registered("two", 20)
+        assert (reg_a.lifetime, reg_b.lifetime) == (60, 70)
+        assert (await server_a.write_attributes("two", "/4/0/2", pmax=5)).code == "2.04"
+        res = await server_b.discover("two", "/4/0/2")
+        assert "pmax" not in res.values["/4/0/2"], res.values  # A's attributes are A's alone
+        assert (await server_b.execute("two", "/1/1/8")).code == "2.04"
+        await server_b.wait_update("two", 1, 10)
+    finally:
+        await _stop(server_a, server_b, bs)
