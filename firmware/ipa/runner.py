@@ -203,6 +203,9 @@ class Ipad:
                                       self.log, sd=self.ipa.sd)
         out = await self.run_procedure(self.ipa.startup())
         self.eid = await self.run_procedure(self._eid_proc())
+        set_eid = getattr(self.binding, "set_eid", None)
+        if set_eid is not None:
+            set_eid(self.eid)
         self.log("ipa started eid=%s %s" % (self.eid, _summary(out)))
         return out
 
@@ -213,6 +216,9 @@ class Ipad:
     async def run_procedure(self, gen):
         """Run one procedure to its result; the ESipa connection is closed afterwards (HTTP
         keep-alive lasts one procedure)."""
+        begin = getattr(self.binding, "begin", None)
+        if begin is not None:
+            begin()
         try:
             return await self.runner.run(gen)
         finally:
@@ -231,10 +237,19 @@ class Ipad:
     async def handle_push(self, message):
         """An eIM-initiated message (TransferEimPackageRequest over /3443): run it and hand
         the TransferEimPackageResponse back through the binding."""
-        r = await self.runner.run(self.ipa.transfer(message))
+        r = await self.run_procedure(self.ipa.transfer(message))
         reply = r.get("reply")
+        if self.runner._switched:
+            # The reply carries an enable's result: it must go over the new profile.
+            self.runner._switched = False
+            await self.runner.after_switch()
         if reply is not None:
-            await self.binding.reply(reply)
+            try:
+                await self.binding.reply(reply)
+            except OSError as e:
+                # The eUICC keeps the result; the eIM can fetch it with IpaEuiccDataRequest.
+                r["undelivered"] = True
+                self.log("ipa push-undelivered %r" % (e,))
         self.results.append(r)
         self.log("ipa push %s" % _summary(r))
         return r
