@@ -213,6 +213,22 @@ class Object:
         return {}
 
 
+def _checked(obj, rec, bootstrap):
+    """(field, value) for one record of a Write/Create: the resource exists, the server may write
+    it (bootstrap may write anything), the path level fits single/multiple, the value its type."""
+    rp = rec[0]
+    f = obj.field(rp[2])
+    if f is None:
+        raise Error(NOT_FOUND, "resource %s" % path_str(rp))
+    if not bootstrap and not f[1] & OP_W:
+        raise Error(METHOD_NOT_ALLOWED, "write to %s" % path_str(rp))
+    if f[3] & MULTI and len(rp) != 4:
+        raise bad("%s is a multiple resource" % path_str(rp))
+    if not f[3] & MULTI and len(rp) != 3:
+        raise Error(NOT_FOUND, "%s: single resource has no instances" % path_str(rp))
+    return f, check_value(f[2], rec[1], path_str(rp))
+
+
 def _copy_values(values):
     out = {}
     for k, v in values.items():
@@ -405,15 +421,8 @@ class Registry:
                     for f in obj.fields:
                         if (bootstrap or f[1] & OP_W) and not f[2] == T_NONE and f[0] in vals:
                             del vals[f[0]]
-            f = obj.field(rp[2])
-            if f is None:
-                raise Error(NOT_FOUND, "resource %s" % path_str(rp))
-            if not bootstrap and not f[1] & OP_W:
-                raise Error(METHOD_NOT_ALLOWED, "write to %s" % path_str(rp))
-            value = check_value(f[2], rec[1], path_str(rp))
+            f, value = _checked(obj, rec, bootstrap)
             if f[3] & MULTI:
-                if len(rp) != 4:
-                    raise bad("%s is a multiple resource" % path_str(rp))
                 multi = vals.get(rp[2])
                 if not isinstance(multi, dict) or (replace and len(path) == 3 and
                                                    (iid, rp[2]) not in cleared):
@@ -423,8 +432,6 @@ class Registry:
                     cleared.append((iid, rp[2]))
                 multi[rp[3]] = value
             else:
-                if len(rp) != 3:
-                    raise Error(NOT_FOUND, "%s: single resource has no instances" % path_str(rp))
                 vals[rp[2]] = value
         if len(path) >= 3 and not staged:
             # An empty payload: only a replace of a multiple resource (clearing it) makes sense.
@@ -500,19 +507,10 @@ class Registry:
             rp = rec[0]
             if not 3 <= len(rp) <= 4 or rp[0] != oid or rp[1] != iid:
                 raise bad("record %s outside /%d/%d" % (path_str(rp), oid, iid))
-            f = obj.field(rp[2])
-            if f is None:
-                raise Error(NOT_FOUND, "resource %s" % path_str(rp))
-            if not bootstrap and not f[1] & OP_W:
-                raise Error(METHOD_NOT_ALLOWED, "create sets %s" % path_str(rp))
-            value = check_value(f[2], rec[1], path_str(rp))
+            f, value = _checked(obj, rec, bootstrap)
             if f[3] & MULTI:
-                if len(rp) != 4:
-                    raise bad("%s is a multiple resource" % path_str(rp))
                 vals.setdefault(rp[2], {})[rp[3]] = value
             else:
-                if len(rp) != 3:
-                    raise bad("%s: single resource" % path_str(rp))
                 vals[rp[2]] = value
         for f in obj.fields:
             if f[3] & MAND and f[1] & OP_W and f[0] not in vals:
