@@ -178,3 +178,29 @@ async def test_urc_storm_heap_bounded():
     assert count[0] == 2200 and at.unsolicited == 2200, (count[0], at.unsolicited, at.garbled, at.overlong)
     assert big - small < 2048, (small, big)
     at.deinit()
+
+
+async def test_resync_calls_reset_hook_when_modem_stays_silent():
+    state = {"alive": False, "hook": 0}
+    f, at = _start(lambda c: b"\r\nOK\r\n" if state["alive"] else None)
+
+    async def power_cycle():
+        state["hook"] += 1
+        state["alive"] = True
+
+    at.reset_hook = power_cycle
+    assert await at.resync(tries=2, timeout_ms=50)
+    assert state["hook"] == 1 and at.timeouts == 2
+    at.deinit()
+
+
+async def test_resync_gives_up_with_timeout_without_hook():
+    f, at = _start(lambda c: None)
+    try:
+        await at.resync(tries=2, timeout_ms=30)
+    except AtTimeout as e:
+        assert e.command == "AT"
+    else:
+        raise AssertionError("no AtTimeout")
+    assert not at._lock.locked() and at._pending is None
+    at.deinit()
