@@ -52,22 +52,22 @@ def _path(text):
 
 
 class _Observation:
-    def __init__(self, server, path):
-        self.server = server
+    """Notifications of one path, as the relay consumes them (`async for`, `cancel()`)."""
+
+    def __init__(self, path):
         self.path = path
         self.queue = asyncio.Queue()
         self.cancelled = False
 
     def __aiter__(self):
-        return self
+        return self._notifications()
 
-    async def __anext__(self):
-        if self.cancelled:
-            raise StopAsyncIteration
-        item = await self.queue.get()
-        if item is None:
-            raise StopAsyncIteration
-        return item
+    async def _notifications(self):
+        while not self.cancelled:
+            result = await self.queue.get()
+            if result is None:
+                return
+            yield result
 
     async def cancel(self):
         self.cancelled = True
@@ -121,6 +121,6 @@ class RegistryServer:
         return Result(True, "2.04")
 
     def observe(self, ep, path):
-        ob = _Observation(self, _path(path))
+        ob = _Observation(_path(path))
         self.observations.append(ob)
         return ob
