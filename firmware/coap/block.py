@@ -129,15 +129,10 @@ class UploadTable:
         elif up is None or up.next != offset:
             self._ups.pop(key, None)
             raise E.RequestEntityIncomplete("Block1 %d at offset %d unexpected" % (num, offset))
-        size = O.szx_to_size(szx)
         data = request.payload
         if more and len(data) != O.szx_to_size(szx_c):
             self._ups.pop(key, None)
             raise E.BadRequest("Block1 %d: %d bytes, SZX says %d" % (num, len(data), O.szx_to_size(szx_c)))
-        if len(data) > size:
-            # We asked for (or use) smaller blocks: take our size, the client resends the rest.
-            data = memoryview(data)[:size]
-            more = True
         try:
             up.sink.write(offset, data)
         except Exception:
@@ -147,7 +142,9 @@ class UploadTable:
         up.touched = now
         if not more:
             self._ups.pop(key, None)
-        return (not more), up, O.block_encode(offset // size, more, szx), len(data)
+        # The whole block is taken; NUM echoes the request and SZX is the size wanted from now
+        # on, so the client continues at offset + len(data) (RFC 7959 §2.3, §2.5 Figure 6).
+        return (not more), up, O.block_encode(num, more, szx), len(data)
 
     def expire(self, now, ticks_diff):
         for key in list(self._ups):
@@ -194,17 +191,15 @@ class Block1Sender:
         """True when another block must be sent; False when `response` is the final one."""
         if response.code != N.CONTINUE:
             return False
-        end = self.offset + self._sent
+        # The block was taken whole; a smaller SZX in the answer applies to the next blocks
+        # (RFC 7959 §2.5), and offset + sent is a multiple of any smaller size.
+        self.offset += self._sent
         opt = response.opt(N.BLOCK1)
-        if opt is None:
-            self.offset = end
-        else:
-            num, _, szx = O.block_decode(opt)
+        if opt is not None:
+            szx = opt & 7
             if szx < self.szx:
-                self.szx = szx  # the server asked for smaller blocks (RFC 7959 §2.5)
-            # After a size change the server may have taken only the head of our block.
-            self.offset = min((num + 1) * O.szx_to_size(szx), end)
-        return self.offset < end or self.more
+                self.szx = szx
+        return self.more
 
 
 class Block2Receiver:

@@ -3,7 +3,7 @@ host server at the same time, narrating each step on stdout (one line per step).
 
     micropython -m coap.demo_device --server 127.0.0.1:5683 --listen 5684 [--size 65536]
         [--block 1024] [--serve-seconds 30] [--get /blob] [--put /sink] [--no-client]
-        [--tick-ms 1000] [--con-notify] [--host 127.0.0.1 | --host ::1]
+        [--tick-ms 1000] [--con-notify] [--host 127.0.0.1 | --host ::1] [--max-block 1024]
 
 Served here:  /hello (text), /stats (endpoint counters), /big (generated body of --size bytes, block-wise), /counter
               (observable, ticks every --tick-ms), /sink (PUT/POST: block-wise upload, counted)
@@ -17,6 +17,7 @@ import hashlib
 
 from coap import error as E
 from coap import numbers as N
+from coap import options as O
 from coap.endpoint import Endpoint
 from coap.message import Message
 from coap.transport_udp import UdpTransport
@@ -107,7 +108,9 @@ class DemoResources:
             n = getattr(req, "body_size", len(req.payload))
             self.uploads += 1
             ok = sink is None or sink.bad_at is None
-            self.say("served %s %s: %d bytes%s" % (N.code_str(code), path, n, "" if ok else " CORRUPT"))
+            blocks = sink.blocks if sink is not None else 1
+            self.say("served %s %s: %d bytes, %d blocks%s" % (N.code_str(code), path, n, blocks,
+                                                               "" if ok else " CORRUPT"))
             return Message(code=N.CHANGED if code == N.PUT else N.CREATED, payload=str(n).encode())
         if path == "/stats" and self.ep is not None:
             st = self.ep.stats
@@ -124,7 +127,7 @@ def _say(text):
 def _parse(argv):
     opts = {"server": None, "listen": 5684, "size": 65536, "block": 1024, "serve": -1,
             "get": "/blob", "put": "/sink", "client": True, "tick": 1000, "host": "127.0.0.1",
-            "con": False}
+            "con": False, "max_block": 1024}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -151,6 +154,8 @@ def _parse(argv):
             opts["get"] = v
         elif a == "--put":
             opts["put"] = v
+        elif a == "--max-block":
+            opts["max_block"] = int(v)
         elif a == "--tick-ms":
             opts["tick"] = int(v)
         else:
@@ -181,7 +186,7 @@ async def main(argv):
     opts = _parse(argv)
     res = DemoResources(opts["size"], _say)
     ep = Endpoint(UdpTransport(opts["host"], opts["listen"]), res, open_sink=res.open_sink,
-                  log=_say).start()
+                  max_szx=O.size_to_szx(opts["max_block"]), log=_say).start()
     res.ep = ep
     _say("listening on %s:%d (/hello /big /counter /sink), block size %d" % (
         opts["host"], opts["listen"], 16 << ep.max_szx))

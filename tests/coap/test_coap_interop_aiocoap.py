@@ -91,7 +91,7 @@ def test_rfc7959_block1_put_64k_by_aiocoap(device, szx):
 
     code, payload = _run(_with_client(go))
     assert (code, payload) == (aiocoap.CHANGED, str(BODY).encode())
-    device.expect(r"served 0\.03 /sink: %d bytes$" % BODY, timeout=10)
+    device.expect(r"served 0\.03 /sink: %d bytes, \d+ blocks$" % BODY, timeout=10)
 
 
 @pytest.fixture
@@ -138,3 +138,28 @@ def test_device_client_blockwise_against_aiocoap_server(processes, block):
     peer.expect(r"PUT /sink %d bytes ok" % BODY, timeout=10)
     peer.expect(r"POST /sink %d bytes ok" % BODY, timeout=10)
     dev.expect(r"demo: closed", timeout=10)
+
+
+def test_rfc7959_device_asks_smaller_blocks_aiocoap_follows(processes):
+    """The device serves at most 256 B blocks: aiocoap's 1024 B Block1 upload and its 1024 B
+    Block2 request are both answered with SZX 4, and aiocoap continues at that size (§2.5)."""
+    port = harness.free_port()
+    dev = start_device(processes, port, "--no-client", "--size", BODY, "--max-block", 256)
+    dev.port = port
+
+    async def go(ctx):
+        msg = aiocoap.Message(code=aiocoap.PUT, uri=_uri(dev, "/sink"), payload=pattern(BODY))
+        msg.opt.block1 = BlockOption.BlockwiseTuple(0, False, 6)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            put = await ctx.request(msg).response
+        get = aiocoap.Message(code=aiocoap.GET, uri=_uri(dev, "/big"))
+        get.opt.block2 = BlockOption.BlockwiseTuple(0, False, 6)
+        got = await ctx.request(get).response
+        return put, got
+
+    put, got = _run(_with_client(go))
+    assert (put.code, put.payload) == (aiocoap.CHANGED, str(BODY).encode()), put.payload
+    assert got.code == aiocoap.CONTENT and got.payload == pattern(BODY)
+    # One 1024 B block taken whole, then 256 B blocks: 1 + (65536 - 1024) / 256 = 253.
+    dev.expect(r"served 0\.03 /sink: %d bytes, 253 blocks$" % BODY, timeout=10)

@@ -56,7 +56,7 @@ def test_libcoap_blockwise_put(device, tmp_path):
     rc, out, err = _coap("-m", "put", "-b", 256, "-f", src, device.uri + "/sink")
     assert rc == 0, err
     assert out.strip() == str(BODY).encode()
-    device.expect(r"served 0\.03 /sink: %d bytes$" % BODY, timeout=10)
+    device.expect(r"served 0\.03 /sink: %d bytes, \d+ blocks$" % BODY, timeout=10)
 
 
 def test_libcoap_observe_with_s(device):
@@ -66,3 +66,20 @@ def test_libcoap_observe_with_s(device):
     # The registration answer plus at least two notifications, in order, no repeats.
     assert len(values) >= 3, out
     assert values == sorted(set(values))
+
+
+def test_libcoap_follows_device_smaller_block_size(processes, tmp_path):
+    """RFC 7959 §2.5 with libcoap: the device serves 128 B blocks at most; libcoap asks 1024."""
+    port = harness.free_port()
+    dev = start_device(processes, port, "--no-client", "--size", BODY, "--max-block", 128)
+    uri = "coap://127.0.0.1:%d" % port
+    src = tmp_path / "up.bin"
+    src.write_bytes(pattern(BODY))
+    rc, out, err = _coap("-m", "put", "-b", 1024, "-f", src, uri + "/sink")
+    assert rc == 0, err
+    assert out.strip() == str(BODY).encode()
+    dev.expect(r"served 0\.03 /sink: %d bytes, 505 blocks$" % BODY, timeout=10)  # 1 + 64512/128
+    target = tmp_path / "big.bin"
+    rc, out, err = _coap("-b", 1024, "-o", target, uri + "/big")
+    assert rc == 0, err
+    assert target.read_bytes() == pattern(BODY)

@@ -55,6 +55,6 @@ def test_lossy_relay_aiocoap_client_to_device_server(processes):
     assert got.code == aiocoap.CONTENT and got.payload == pattern(BODY)
     assert puts == [(aiocoap.CHANGED, str(BODY).encode())] * 2
     # Each upload reached the handler exactly once despite duplicated datagrams.
-    dev.expect(r"served 0\.03 /sink: %d bytes$" % BODY, timeout=10)
-    dev.expect(r"served 0\.03 /sink: %d bytes$" % BODY, timeout=10)
+    dev.expect(r"served 0\.03 /sink: %d bytes, \d+ blocks$" % BODY, timeout=10)
+    dev.expect(r"served 0\.03 /sink: %d bytes, \d+ blocks$" % BODY, timeout=10)
     assert sum("served 0.03 /sink" in line for line in dev.lines) == 2
