@@ -145,3 +145,23 @@ async def test_close_leaves_no_tasks_and_fails_open_requests():
     except E.RequestTimeout:
         pass
     assert client._tasks == [] and client._spawned == []
+
+
+async def test_client_follows_server_smaller_block_size():
+    # RFC 7959 §2.5 in both directions between two of our endpoints: server max 64 B.
+    got = []
+
+    def h(req, remote):
+        got.append(len(req.payload))
+        return Message(code=N.CHANGED, payload=b"ok")
+
+    a, b = pair()
+    server = Endpoint(a, h, max_szx=2).start()
+    client = Endpoint(b).start()
+    resp = await client.request("A", Message(code=N.PUT).set_uri_path("/x"), block_size=1024,
+                                body_reader=B.BytesReader(bytes(3000)))
+    assert (resp.code, got, resp.payload) == (N.CHANGED, [3000], b"ok"), (resp, got)
+    puts = [Message.decode(d) for d in b.sent if Message.decode(d).code == N.PUT]
+    assert puts[-1].opt(N.BLOCK1) & 7 == 2  # the client switched to 64 B blocks
+    await client.close()
+    await server.close()
