@@ -8,9 +8,12 @@ set_time() (from the network or a server's /3/0/13 write) moves the wall clock w
 the ticks.
 """
 
-import time
-
 from micropython import const
+
+try:
+    import time
+except ImportError:  # a port without any clock (the bare QEMU image): only FakeClock is usable
+    time = None
 
 _EPOCH_2000 = const(946684800)
 
@@ -18,9 +21,9 @@ try:
     _ticks_ms = time.ticks_ms
     _ticks_diff = time.ticks_diff
     _ticks_add = time.ticks_add
-except AttributeError:  # CPython: monotonic ms that never wrap
+except AttributeError:  # CPython (monotonic ms that never wrap), or no time module at all
     def _ticks_ms():
-        return int(time.monotonic() * 1000)
+        return int(time.monotonic() * 1000) if time is not None else 0
 
     def _ticks_diff(a, b):
         return a - b
@@ -48,7 +51,7 @@ class Clock:
         return _ticks_add(t, d)
 
     def _raw_time(self):
-        return int(time.time()) + _PORT_EPOCH
+        return int(time.time()) + _PORT_EPOCH if time is not None else 0
 
     def time(self):
         return self._raw_time() + self._offset
