@@ -10,9 +10,9 @@ def _uri(port):
     return "coap://127.0.0.1:%d" % port
 
 
-async def _servers(configs):
+async def _servers(configs, **bs_kw):
     server = await LwM2MServer.start(host="127.0.0.1", port=0, timeout=15.0)
-    bs = await BootstrapServer.start(host="127.0.0.1", port=0, timeout=10.0)
+    bs = await BootstrapServer.start(host="127.0.0.1", port=0, timeout=10.0, **bs_kw)
     for ep, make in configs.items():
         bs.set_config(ep, make(server.port, bs.port))
     return server, bs
@@ -136,3 +136,19 @@ async def test_two_server_accounts_register_independently(processes):
         await server_b.wait_update("two", 1, 10)
     finally:
         await _stop(server_a, server_b, bs)
+
+
+@async_test
+async def test_bootstrap_writes_in_senml_cbor_and_lwm2m_cbor(processes):
+    """Bootstrap-Write payloads in SenML CBOR (112) and LwM2M CBOR (11544) are taken as well."""
+    for fmt, ep in ((112, "bscbor"), (11544, "bslcbor")):
+        server, bs = await _servers({ep: lambda sp, bp: simple_config(_uri(sp), lifetime=55,
+                                                                      bootstrap_uri=_uri(bp))},
+                                    fmt=fmt)
+        try:
+            start_client(processes, ep, bootstrap_port=bs.port)
+            run = await bs.wait_finished(ep, 1, 20)
+            assert run["result"] == "finished", (fmt, run)
+            assert (await server.wait_registered(ep, 20)).lifetime == 55
+        finally:
+            await _stop(server, bs)

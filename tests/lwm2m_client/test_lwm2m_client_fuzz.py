@@ -98,3 +98,47 @@ def test_rd_state_machine_one_exchange_in_flight(events):
             c.reregister(now)
         if c.is_registered():
             assert c.location is not None
+
+
+BS_OPS = st.lists(st.tuples(
+    st.sampled_from(["put", "delete", "get", "discover"]),
+    st.sampled_from(["/", "/0", "/0/0", "/0/1", "/0/5", "/1", "/1/0", "/1/3", "/3", "/3/0", "/4/0",
+                     "/0/5/0", "/1/3/1", "/9"]),
+    st.sampled_from([None, 0, 11542, 112, 110, 11544]),
+    st.binary(max_size=40)), max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=BS_OPS, good=st.booleans())
+def test_bootstrap_finish_commits_usable_config_or_restores_old(ops, good):
+    """Whatever the bootstrap server does, Finish either answers 2.04 with a usable server account
+    in place, or 4.06 with the configuration exactly as before the session."""
+    from lwm2m import fmt_tlv
+    from lwm2m.bootstrap import BootstrapClient
+    from lwm2m.rd_client import server_accounts
+    from objects import obj_security, obj_server
+
+    reg = make_registry()
+    obj_security.add_account(reg, 0, "coap://bs", bootstrap=True)
+    obj_security.add_account(reg, 1, "coap://old", ssid=1)
+    obj_server.add_account(reg, 0, 1)
+    before = _state(reg)
+    bs = BootstrapClient(reg, "ep")
+    for op, path, cf, payload in ops:
+        method = {"put": N.PUT, "delete": N.DELETE, "get": N.GET, "discover": N.GET}[op]
+        req = _request(method, path, payload, cf if op == "put" else None,
+                       N.FMT_LINK_FORMAT if op == "discover" else None, [])
+        assert bs.handle(req, 0).code in ALLOWED
+    if good:
+        body = fmt_tlv.encode([((0, 7, 0), "coap://new"), ((0, 7, 1), False), ((0, 7, 2), 3),
+                               ((0, 7, 10), 9)], (0, 7), reg.type_of)
+        bs.handle(_request(N.PUT, "/0/7", body, 11542, None, []), 0)
+        body = fmt_tlv.encode([((1, 7, 0), 9), ((1, 7, 1), 30), ((1, 7, 6), True), ((1, 7, 7), "U")],
+                              (1, 7), reg.type_of)
+        bs.handle(_request(N.PUT, "/1/7", body, 11542, None, []), 0)
+    resp = bs.handle(_request(N.POST, "/bs", b"", None, None, []), 0)
+    if resp.code == N.CHANGED:
+        assert server_accounts(reg)
+    else:
+        assert resp.code == N.NOT_ACCEPTABLE, N.code_str(resp.code)
+        assert _state(reg) == before
