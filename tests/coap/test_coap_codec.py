@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from coap import numbers as N
 from coap import options as O
 from coap.message import DecodeError, Message, code_str, unknown_critical
-from coap_vectors import BAD, VECTORS
+from dtest_coap_codec import BAD, VECTORS
 
 
 @pytest.mark.parametrize("vec", VECTORS, ids=[v[0] for v in VECTORS])
