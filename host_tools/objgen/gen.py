@@ -76,3 +76,44 @@ def render(obj):
     lines += ["%s = const(%d)" % (n, MODEL_VALUES[n]) for n in MODEL_VALUES if n in used]
     lines += ["", "_FIELDS = ("] + rows + [")"]
     return "\n".join(lines) + "\n"
+
+
+def _class_name(name):
+    words = re.sub(r"[^A-Za-z0-9]+", " ", name).split()
+    return "".join(w[:1].upper() + w[1:] for w in words) or "Obj"
+
+
+def render_module(obj):
+    """A complete firmware/objects/obj_<name>.py skeleton: docstring, imports, the generated table,
+    an Object subclass with the hooks to fill in, and create()."""
+    cls = _class_name(obj["name"])
+    multiple = obj["multiple"]
+    head = [
+        '"""LwM2M %s object, /%d (registry %d.xml v%s).' % (obj["name"], obj["oid"], obj["oid"],
+                                                         obj["version"]),
+        "",
+        "  create(registry) -> %s" % cls,
+        '"""',
+        "",
+        "from micropython import const",
+        "",
+        "from lwm2m.model import Object, Error, BAD_REQUEST",
+        "",
+    ]
+    tail = [
+        "",
+        "",
+        "class %s(Object):" % cls,
+        "    def __init__(self):",
+        "        super().__init__(_OID, _VERSION, _FIELDS, multiple=%s, mandatory=%s)"
+        % (multiple, obj["mandatory"]),
+        "",
+        "    def validate(self, iid, values):",
+        "        # Check the staged values of a Write/Create as a whole; raise Error(BAD_REQUEST, ...).",
+        "        pass",
+        "",
+        "",
+        "def create(registry):",
+        "    return registry.add(%s())" % cls,
+    ]
+    return "\n".join(head) + "\n" + render(obj) + "\n".join(tail) + "\n"
