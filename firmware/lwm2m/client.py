@@ -99,7 +99,6 @@ class Account:
         self.attrs = AttrStore()
         self.store = NotificationStore()
         self.queue = None
-        self.held = []  # observation keys waiting for the account to be reachable
         self.disabled_until = None
 
 
@@ -108,7 +107,6 @@ class Client:
                  legacy_queue=False, rx_window_ms=N.MAX_TRANSMIT_WAIT_MS, retry=None):
         self.registry = registry
         self.name = endpoint_name
-        self.transport = transport
         self.log_fn = log
         self.queue = queue
         self.legacy_queue = legacy_queue
@@ -173,11 +171,7 @@ class Client:
                 self._tick(now)
                 wait = self._next_wait(now)
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for_ms(self._wake.wait(), wait) if hasattr(asyncio, "wait_for_ms") \
-                        else await asyncio.wait_for(self._wake.wait(), wait / 1000)
-                except asyncio.TimeoutError:
-                    pass
+                await _wait_event(self._wake, wait)
             await self._deregister_all()
         finally:
             for t in self._pending:
@@ -253,8 +247,8 @@ class Client:
                 rd.reregister(now)
             elif rd.state == S_DEREGISTERED:
                 return  # disabled (/1/x/4) and the De-register is done: wait out /1/x/5
-        if acc.queue is not None and acc.queue.poll(now):
-            pass  # now asleep; the next message wakes it up
+        if acc.queue is not None:
+            acc.queue.poll(now)  # may fall asleep; the next message wakes it up
         req = rd.step(now)
         if req is not None:
             if acc.queue is not None:
@@ -607,6 +601,17 @@ class Client:
                 return resp.code
         self.log("send-offline", "")
         return None
+
+
+async def _wait_event(event, ms):
+    """Wait for `event` at most `ms` milliseconds (MicroPython has wait_for_ms, CPython wait_for)."""
+    try:
+        if hasattr(asyncio, "wait_for_ms"):
+            await asyncio.wait_for_ms(event.wait(), ms)
+        else:
+            await asyncio.wait_for(event.wait(), ms / 1000)
+    except asyncio.TimeoutError:
+        pass
 
 
 def _free_iid(obj):
