@@ -5,7 +5,7 @@ host server at the same time, narrating each step on stdout (one line per step).
         [--block 1024] [--serve-seconds 30] [--get /blob] [--put /sink] [--no-client]
         [--tick-ms 1000] [--con-notify] [--host 127.0.0.1 | --host ::1] [--max-block 1024]
 
-Served here:  /hello (text), /stats (endpoint counters), /big (generated body of --size bytes, block-wise), /counter
+Served here:  /hello (text), /stats (endpoint counters), /slow (separate response), /big (generated body of --size bytes, block-wise), /counter
               (observable, ticks every --tick-ms), /sink (PUT/POST: block-wise upload, counted)
 Asked of the host (unless --no-client): GET --get block-wise, PUT and POST --put block-wise.
 Bodies follow one pattern, byte i = i % 251, so both sides can check them without storing."""
@@ -83,6 +83,11 @@ class DemoResources:
         self._sinks[remote] = sink
         return sink
 
+    async def _slow(self):
+        # Longer than the endpoint's empty-ACK delay: answered as a separate response.
+        await asyncio.sleep_ms(1500)
+        return Message(code=N.CONTENT, options=[(N.CONTENT_FORMAT, N.FMT_TEXT)], payload=b"slow but sure")
+
     def __call__(self, req, remote):
         path = req.path_str()
         code = req.code
@@ -112,6 +117,8 @@ class DemoResources:
             self.say("served %s %s: %d bytes, %d blocks%s" % (N.code_str(code), path, n, blocks,
                                                                "" if ok else " CORRUPT"))
             return Message(code=N.CHANGED if code == N.PUT else N.CREATED, payload=str(n).encode())
+        if path == "/slow":
+            return self._slow()
         if path == "/stats" and self.ep is not None:
             st = self.ep.stats
             return Message(code=N.CONTENT, payload=" ".join("%s=%d" % (k, st[k]) for k in sorted(st)).encode())

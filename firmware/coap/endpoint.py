@@ -306,6 +306,8 @@ class Endpoint:
     async def _exchange(self, remote, msg):
         if not msg.token:
             msg.token = self.ml.new_token()
+            while msg.token in self._exchanges:
+                msg.token = self.ml.new_token()
         ex = _Exchange(msg.token, remote)
         self._exchanges[msg.token] = ex
         msg.mid = self.ml.next_mid()

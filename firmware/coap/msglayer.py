@@ -19,14 +19,14 @@ except ImportError:  # CPython (tests): plain integers are the clock
     def ticks_diff(a, b):
         return a - b
 
+import os as _os
+
 try:
     import random as _random
 
     def _default_rand(n):
         return _random.getrandbits(16) % n
-except ImportError:  # pragma: no cover - every supported port has random
-    import os as _os
-
+except ImportError:  # every supported port has random; urandom is the fallback
     def _default_rand(n):
         return int.from_bytes(_os.urandom(2), "big") % n
 
@@ -77,10 +77,13 @@ class MessageLayer:
         return self._mid
 
     def new_token(self):
-        # 4 bytes: unique among our open exchanges; a counter from a random start is enough
-        # on a trusted link (RFC 7252 §5.3.1 asks for randomness only against off-path spoofing).
-        self._tok = (self._tok + 1) & 0xFFFFFFFF
-        return self._tok.to_bytes(4, "big")
+        # 4 random bytes: without DTLS an off-path attacker must guess them to spoof a response
+        # (RFC 7252 §5.3.1); the endpoint re-draws on the rare clash with an open exchange.
+        try:
+            return _os.urandom(4)
+        except (AttributeError, OSError):  # a port without a hardware RNG behind urandom
+            self._tok = (self._tok + 0x9E3779B1) & 0xFFFFFFFF
+            return self._tok.to_bytes(4, "big")
 
     # --- our CONs ---
     def initial_timeout(self):

@@ -66,6 +66,16 @@ def test_rfc7252_methods_against_aiocoap_client(device):
     assert out["non"] == (aiocoap.NON, aiocoap.CONTENT)
 
 
+def test_rfc7252_5_2_2_separate_response_to_aiocoap(device):
+    async def go(ctx):
+        r = await ctx.request(aiocoap.Message(code=aiocoap.GET, uri=_uri(device, "/slow"))).response
+        return r.code, r.payload, r.mtype
+
+    code, payload, mtype = _run(_with_client(go))
+    assert (code, payload) == (aiocoap.CONTENT, b"slow but sure")
+    assert mtype == aiocoap.CON  # sent on its own after the empty ACK, not piggybacked
+
+
 @pytest.mark.parametrize("szx", [0, 6], ids=["16B", "1024B"])
 def test_rfc7959_block2_get_64k_by_aiocoap(device, szx):
     async def go(ctx):

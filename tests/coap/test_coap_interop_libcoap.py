@@ -42,6 +42,12 @@ def test_libcoap_get_text_resource(device):
     assert out.strip() == b"hello from micropython"
 
 
+def test_libcoap_separate_response(device):
+    rc, out, err = _coap("-m", "get", device.uri + "/slow")
+    assert rc == 0, err
+    assert out.strip() == b"slow but sure"
+
+
 @pytest.mark.parametrize("size", [16, 1024])
 def test_libcoap_blockwise_get_with_b(device, tmp_path, size):
     target = tmp_path / "big.bin"
