@@ -153,32 +153,41 @@ class At:
 
     # -- commands -------------------------------------------------------------------------
 
-    async def cmd(self, command, timeout_ms=None, prefix=None, payload=None, raw_prefix=None):
+    async def cmd(self, command, timeout_ms=None, prefix=None, payload=None, raw_prefix=None,
+                  label=None):
         """Send `command`, return its information lines (list of str) on OK.
 
         prefix: the information-response prefix this command answers with (`+CGLA`); lines with
         it go to the command even when a URC handler for it exists.  payload: bytes written after
         the `>` prompt.  raw_prefix: a response line with this prefix announces (first
-        parameter) that many raw bytes, returned in `.last_raw`."""
+        parameter) that many raw bytes, returned in `.last_raw`.  `command` may be a
+        bytes-like object built in a caller's preallocated buffer; `label` (e.g. "AT+CGLA")
+        then names it in errors."""
+        raw = not isinstance(command, str)
+        name = label or (command if not raw else bytes(command[:12]).decode())
         if self.closed:
-            raise AtError(command, "LINK")
+            raise AtError(name, "LINK")
         if timeout_ms is None:
-            timeout_ms = timeout_for(command)
+            timeout_ms = timeout_for(name)
         async with self._lock:
-            p = _Pending(command, prefix, raw_prefix)
+            p = _Pending(name, prefix, raw_prefix)
             self._pending = p
             self.commands += 1
             try:
-                await self._write(command.encode() + b"\r")
+                if raw:
+                    self._w.write(command)
+                    await self._write(b"\r")
+                else:
+                    await self._write(command.encode() + b"\r")
                 if payload is not None:
                     self._framer.want_prompt = True
-                    await self._wait(p, command, timeout_ms)
+                    await self._wait(p, name, timeout_ms)
                     if not p.prompt:
                         self._raise(p)
                     p.ev.clear()
                     await self._write(payload)
                 if p.kind == FINAL_NONE:
-                    await self._wait(p, command, timeout_ms)
+                    await self._wait(p, name, timeout_ms)
             finally:
                 self._pending = None
                 self._framer.want_prompt = False

@@ -128,6 +128,34 @@ def tohex(b):
     return binascii.hexlify(b).decode().upper()
 
 
+_HEXDIGITS = b"0123456789ABCDEF"
+
+
+def put_ascii(buf, off, text):
+    """Copy an ASCII str/bytes into buf at off; the new offset."""
+    n = len(text)
+    buf[off:off + n] = text if not isinstance(text, str) else text.encode()
+    return off + n
+
+
+def put_hex(buf, off, data):
+    """Upper-case hex of `data` into buf at off without allocating; the new offset."""
+    for b in data:
+        buf[off] = _HEXDIGITS[b >> 4]
+        buf[off + 1] = _HEXDIGITS[b & 15]
+        off += 2
+    return off
+
+
+def hex_field(line, field="hex"):
+    """bytes of the quoted hex string of a line like `+CGLA: 4,"9000"` (the last quoted field)."""
+    b = line.rfind('"')
+    a = line.rfind('"', 0, b)
+    if a < 0:
+        raise ValueError("%s: no quoted hex in %r" % (field, line[:24]))
+    return unhex(line[a + 1:b], field)
+
+
 def hexint(v, field="hex"):
     """An int from a quoted hex field (`"1A2B"`), an int field as is, None for an empty field."""
     if v is None or v == "":

@@ -13,6 +13,7 @@ _INS_STORE_DATA = const(0xE2)
 _MAX_GET_RESPONSE = const(32)  # 61xx rounds per APDU before we call the card broken
 _CME_SIM_FAILURE = const(13)
 _CME_INVALID_INDEX = const(21)
+_CMD_MAX = const(560)
 
 # Behaviour of modem firmwares seen in the field, by profile name (a dialect names its
 # default in UICC_QUIRKS; a board may override).  Keys:
@@ -74,6 +75,9 @@ class Uicc:
         self.max_segment = _segment_for(q.get("max_cmd"))
         self.cgla_timeout = q.get("cgla_timeout_ms")
         self.channels = []
+        # 'AT+CGLA=' + 10-digit session + ',' + length + ',"' + hex of a 261-byte APDU + '"'
+        self._cmd = bytearray(_CMD_MAX)
+        self._cmd_mv = memoryview(self._cmd)
         self.round_trips = 0  # AT commands spent on APDUs (benchmark)
         self.reopens = 0
         self._cleaned = False
@@ -107,17 +111,29 @@ class Uicc:
     # -- the two transports ---------------------------------------------------------------
 
     async def _csim(self, apdu):
-        self.round_trips += 1
-        h = atparse.tohex(apdu)
-        p = await self.at.query('AT+CSIM=%d,"%s"' % (len(h), h), "+CSIM")
-        return _split_rsp(p, "+CSIM")
+        return await self._apdu_cmd("AT+CSIM=", "", apdu, "+CSIM", None)
 
     async def _cgla(self, session, apdu):
+        return await self._apdu_cmd("AT+CGLA=", "%s," % session, apdu, "+CGLA", self.cgla_timeout)
+
+    async def _apdu_cmd(self, head, session, apdu, prefix, timeout_ms):
+        # AT+CGLA=<session>,<len>,"<hex>" built in one preallocated buffer: the APDU path
+        # carries every profile download segment, so it should not churn the heap
         self.round_trips += 1
-        h = atparse.tohex(apdu)
-        p = await self.at.query('AT+CGLA=%s,%d,"%s"' % (session, len(h), h), "+CGLA",
-                                self.cgla_timeout)
-        return _split_rsp(p, "+CGLA")
+        buf = self._cmd
+        off = atparse.put_ascii(buf, 0, head)
+        off = atparse.put_ascii(buf, off, session)
+        off = atparse.put_ascii(buf, off, '%d,"' % (2 * len(apdu)))
+        off = atparse.put_hex(buf, off, apdu)
+        buf[off] = 34  # closing quote
+        lines = await self.at.cmd(self._cmd_mv[:off + 1], timeout_ms, prefix, label=head[:-1])
+        for line in lines:
+            if line.startswith(prefix):
+                rsp = atparse.hex_field(line, prefix + " response")
+                if len(rsp) < 2:
+                    raise ValueError("%s: response shorter than SW1SW2" % prefix)
+                return rsp
+        raise AtError(head[:-1], "NO_INFO", prefix)
 
     async def _ccho(self, aid):
         cmd = 'AT+CCHO="%s"' % atparse.tohex(aid)
@@ -146,15 +162,6 @@ def _with_le(apdu, le):
     if n == 5 + apdu[4]:
         return bytes(apdu) + bytes((le,))
     return bytes(apdu[:n - 1]) + bytes((le,))
-
-
-def _split_rsp(p, what):
-    if len(p) < 2 or not isinstance(p[1], str):
-        raise ValueError("%s: no response field in %r" % (what, p))
-    rsp = atparse.unhex(p[1], what + " response")
-    if len(rsp) < 2:
-        raise ValueError("%s: response shorter than SW1SW2" % what)
-    return rsp
 
 
 class Channel:

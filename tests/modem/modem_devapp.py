@@ -29,7 +29,7 @@ async def s_es10(d, args):
     u = Uicc(d.at, args[0] if args else d.UICC_QUIRKS, d)
     async with await u.open(ISDR) as ch:
         data, sw = await ch.store_data(GET_EID)
-        result({"sw": sw, "data": data.hex(), "csim": ch.csim, "round_trips": u.round_trips})
+    result({"sw": sw, "data": data.hex(), "csim": ch.csim, "round_trips": u.round_trips})
 
 
 def result(d):
