@@ -52,3 +52,34 @@ async def registered(processes, ep, server_kw=None, **kw):
         await server.stop()
         raise AssertionError("no registration; device output:\n" + dev.output())
     return server, dev
+
+
+class RejectingServer:
+    """An aiocoap server whose /rd answers every Register with one fixed code (4.03, 5.00...),
+    counting the attempts: a server the client cannot register with."""
+
+    def __init__(self, code):
+        self.code = code
+        self.attempts = 0
+        self.ctx = None
+        self.port = None
+
+    async def start(self):
+        import aiocoap
+        import aiocoap.resource as resource
+
+        outer = self
+
+        class Rd(resource.Resource):
+            async def render_post(self, request):
+                outer.attempts += 1
+                return aiocoap.Message(code=outer.code)
+
+        site = resource.Site()
+        site.add_resource(["rd"], Rd())
+        self.port = harness.free_port()
+        self.ctx = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", self.port))
+        return self
+
+    async def stop(self):
+        await self.ctx.shutdown()

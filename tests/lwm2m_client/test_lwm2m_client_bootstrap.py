@@ -152,3 +152,42 @@ async def test_bootstrap_writes_in_senml_cbor_and_lwm2m_cbor(processes):
             assert (await server.wait_registered(ep, 20)).lifetime == 55
         finally:
             await _stop(server, bs)
+
+
+@async_test
+async def test_registration_rejected_falls_back_to_bootstrap(processes):
+    """Register explicitly rejected (4.03) and Bootstrap on Registration Failure (/1/x/16, default
+    true): the client runs a client-initiated bootstrap and registers where it is told to."""
+    from aiocoap.numbers.codes import Code
+    from lwm2m_client_itest import RejectingServer
+
+    bad = await RejectingServer(Code.FORBIDDEN).start()
+    server, bs = await _servers({"fb": lambda sp, bp: simple_config(_uri(sp), bootstrap_uri=_uri(bp))})
+    try:
+        dev = start_client(processes, "fb", server_port=bad.port, bootstrap_port=bs.port)
+        await expect(dev, r"lwm2m register-rejected 4.03")
+        await expect(dev, r"lwm2m bootstrap-start registration failed")
+        assert (await bs.wait_finished("fb", 1, 20))["result"] == "finished"
+        await server.wait_registered("fb", 20)
+        assert bad.attempts == 1
+    finally:
+        await bad.stop()
+        await _stop(server, bs)
+
+
+@async_test
+async def test_registration_retries_per_communication_retry_count(processes):
+    """5.00 answers are failed attempts: Communication Retry Count 3 (timer 1 s, doubling), one
+    sequence; then registration has failed and, without a bootstrap account, nothing more is sent."""
+    from aiocoap.numbers.codes import Code
+    from lwm2m_client_itest import RejectingServer
+
+    bad = await RejectingServer(Code.INTERNAL_SERVER_ERROR).start()
+    try:
+        dev = start_client(processes, "retry", server_port=bad.port, extra=["--retry", "3,1,1,1"])
+        for n in (1, 2, 3):
+            await expect(dev, r"lwm2m register-failed attempt %d/3 seq 1/1" % n)
+        await expect(dev, r"lwm2m no-bootstrap-account registration failed")
+        assert bad.attempts == 3
+    finally:
+        await bad.stop()
