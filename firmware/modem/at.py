@@ -61,6 +61,13 @@ class AtTimeout(Exception):
         return "%s -> no final result within %d ms" % (self.command, self.timeout_ms)
 
 
+def params_of(lines, prefix, command):
+    for line in lines:
+        if line.startswith(prefix + ":"):
+            return atparse.split_params(line, len(prefix) + 1)
+    raise AtError(command, "NO_INFO", prefix)
+
+
 def timeout_for(command):
     for pfx, ms in _LONG:
         if command.startswith(pfx):
@@ -198,10 +205,7 @@ class At:
 
     async def query(self, command, prefix, timeout_ms=None):
         """Params (list) of the first `prefix:` line of the answer; AtError kind "NO_INFO" if absent."""
-        for line in await self.cmd(command, timeout_ms, prefix):
-            if line.startswith(prefix + ":"):
-                return atparse.split_params(line, len(prefix) + 1)
-        raise AtError(command, "NO_INFO", prefix)
+        return params_of(await self.cmd(command, timeout_ms, prefix), prefix, command)
 
     async def _wait(self, p, command, timeout_ms):
         try:

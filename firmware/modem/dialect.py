@@ -7,7 +7,7 @@ from collections import deque
 from micropython import const
 
 from modem import atparse
-from modem.at import At, AtError, AtTimeout
+from modem.at import At, AtError, AtTimeout, params_of
 
 _RX_QUEUE = const(4)
 _POLL_MS = const(2000)  # fetch even without a data URC, in case the URC was lost
@@ -96,10 +96,7 @@ class Dialect:
         return await self.at.cmd(command, timeout_ms, prefix, **kw)
 
     async def query(self, command, prefix, timeout_ms=None):
-        for line in await self.cmd(command, timeout_ms, prefix):
-            if line.startswith(prefix + ":"):
-                return atparse.split_params(line, len(prefix) + 1)
-        raise AtError(command, "NO_INFO", prefix)
+        return params_of(await self.cmd(command, timeout_ms, prefix), prefix, command)
 
     # -- registration ---------------------------------------------------------------------
 

@@ -269,6 +269,8 @@ class Channel:
                 raise
             else:
                 await self.reopen()  # the modem dropped the session (refresh URC lost)
+                if self._own_cla():  # the reopened channel may have another number
+                    apdu = bytes((cla_for(apdu[0], self.number),)) + apdu[1:]
         return await self._exchange(apdu)
 
     async def reopen(self):
