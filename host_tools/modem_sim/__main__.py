@@ -102,6 +102,9 @@ def _serve_pty(modem):
         try:
             data = os.read(master, 4096)
         except OSError:
+            # no reader on the other side (EIO): look again later instead of spinning
+            loop.remove_reader(master)
+            loop.call_later(0.2, loop.add_reader, master, readable)
             return
         if data:
             modem.feed(data)
