@@ -282,6 +282,8 @@ class Client:
             if rdreq.kind == "register" and resp.code == N.CREATED:
                 self._save_registration(acc, resp.location_path())
                 self._drop_observations(acc)
+            elif rdreq.kind == "update" and resp.code == N.CHANGED:
+                self._save_registration(acc, acc.rd.location)  # the expiry moves on
             elif rdreq.kind == "deregister":
                 self._save_registration(acc, None)
             acc.rd.on_response(now, resp.code, resp.location_path())
