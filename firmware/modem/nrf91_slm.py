@@ -12,9 +12,6 @@ class Nrf91Slm(Dialect):
     BOOT_LINES = ("Ready",)
     SIM_URCS = ("%XSIM",)
     UICC_QUIRKS = "nrf91_slm"
-    # socket data travels as hex in one line: a 1152-byte datagram is a 2304-character field
-    RX_SIZE = 2560
-    MAX_LINE = 2400
 
     def __init__(self, at):
         Dialect.__init__(self, at)
@@ -82,20 +79,22 @@ class Nrf91Slm(Dialect):
             raise AtError("AT#XSENDTO", "SHORT_SEND", p[0])
 
     async def _sock_fetch(self, sid):
-        # answer: #XRECVFROM: <size>,"<ip>",<port> then the data as a hex line
+        # #XRECVFROM: <size>,"<ip>",<port> then <size> raw bytes; flags 64 = MSG_DONTWAIT
         try:
-            lines = await self.cmd("AT#XRECVFROM=0,64", None, "#XRECVFROM")
+            lines = await self.cmd("AT#XRECVFROM=0,64", None, "#XRECVFROM", raw_prefix="#XRECVFROM")
         except AtError as e:
             if e.kind == "ERROR":
                 return None  # nothing to read (EAGAIN)
             raise
-        for i, line in enumerate(lines):
+        for line in lines:
             if line.startswith("#XRECVFROM:"):
                 p = atparse.split_params(line, 11)
                 if not p[0]:
                     return None
-                data = atparse.unhex(lines[i + 1], "#XRECVFROM data")
-                return data, (p[1], p[2])
+                raw = self.at.last_raw
+                if raw is None or len(raw) != p[0]:
+                    raise AtError("AT#XRECVFROM", "SHORT_READ", p[0])
+                return raw, (p[1], p[2])
         return None
 
     async def _sock_close(self, sid):

@@ -100,7 +100,9 @@ class Nrf91Slm(SimModem):
         if got is None:
             raise CmdError(None)  # EAGAIN: SLM answers ERROR
         data, (host, port) = got
-        return ['#XRECVFROM: %d,"%s",%d' % (len(data), host, port), data.hex().upper()]
+        self._raw_out(b'\r\n#XRECVFROM: %d,"%s",%d\r\n' % (len(data), host.encode(), port) + data)
+        self.line("OK")
+        return None
 
     def storm_extra(self, i):
         self.urc("%%CESQ: %d,2,20,3" % (i % 97))
