@@ -88,6 +88,9 @@ class Endpoint:
         self.ml = MessageLayer(rand)
         self.observers = ObserveRegistry()
         self.uploads = B.UploadTable(self.max_szx)
+        # Block2 bodies of answers to unsafe methods (POST/PUT...), served from here for the
+        # follow-up block requests instead of running the handler again (RFC 7959 §2.7).
+        self._held = {}
         self.separate_timeout_ms = separate_timeout_ms
         self._rx = bytearray(transport.max_datagram + 1)
         self._tx = bytearray(max(transport.max_datagram, O.szx_to_size(self.max_szx) + _BLOCK_OVERHEAD))
@@ -360,6 +363,11 @@ class Endpoint:
             rcv = B.Block2Receiver(sink)
             rcv.on_response(resp)
             msg.remove_option(N.OBSERVE)  # later blocks are plain GETs (RFC 7959 §3.4)
+            if msg.code not in (N.GET, N.FETCH):
+                # Unsafe methods ask for the rest with Block2 alone, no body (RFC 7959 §2.7).
+                msg.payload = b""
+                msg.remove_option(N.BLOCK1)
+                msg.remove_option(N.SIZE1)
             while not rcv.done:
                 msg.set_option(N.BLOCK2, rcv.next_option())
                 msg.token = b""
@@ -398,6 +406,10 @@ class Endpoint:
                     req.payload = b""
                     req.body_sink = up.sink
                 req.body_size = up.next
+            held = self._held_response(req, remote, now)
+            if held is not None:
+                self._complete(req, remote, held, None)
+                return
             if self.handler is None:
                 raise E.NotFound()
             result = self.handler(req, remote)
@@ -443,7 +455,7 @@ class Endpoint:
                     resp.set_option(N.BLOCK1, b1)
                 if req.code == N.GET:
                     self._observe_request(req, remote, resp)
-                self._blockwise(req, resp)
+                self._blockwise(req, resp, remote)
         except Exception as e:
             resp = self._error_response(e)
         self._reply(req, remote, resp)
@@ -466,7 +478,29 @@ class Endpoint:
         else:
             resp.remove_option(N.OBSERVE)
 
-    def _blockwise(self, req, resp):
+    def _held_response(self, req, remote, now):
+        if req.code in (N.GET, N.FETCH) or not _block_num(req) or req.opt(N.BLOCK1) is not None:
+            return None
+        ent = self._held.get((remote, req.path_str()))
+        if ent is None or ticks_diff(now, ent[0]) > B.UPLOAD_IDLE_MS:
+            return None
+        code, opts, reader = ent[1], ent[2], ent[3]
+        resp = Message(code=code, options=list(opts))
+        resp.body_reader = reader
+        return resp
+
+    def _hold(self, req, remote, resp, reader):
+        key = (remote, req.path_str())
+        more = resp.opt(N.BLOCK2, 0) & 8
+        if not more:
+            self._held.pop(key, None)
+            return
+        if key not in self._held and len(self._held) >= B.UPLOADS_MAX:
+            self._held.pop(next(iter(self._held)))
+        opts = [o for o in resp.options if o[0] not in (N.BLOCK1, N.BLOCK2, N.SIZE2)]
+        self._held[key] = (ticks_ms(), resp.code, opts, reader)
+
+    def _blockwise(self, req, resp, remote=None):
         reader = getattr(resp, "body_reader", None)
         if reader is None:
             n = len(resp.payload)
@@ -478,6 +512,8 @@ class Endpoint:
         params = B.block2_params(req, getattr(reader, "size", None), self.max_szx)
         if params is not None:
             B.serve_block2(resp, reader, params[0], params[1], self._blockbuf)
+            if req.code not in (N.GET, N.FETCH):
+                self._hold(req, remote, resp, reader)
         else:
             B.serve_block2(resp, reader, 0, self.max_szx, self._blockbuf)
             resp.remove_option(N.BLOCK2)

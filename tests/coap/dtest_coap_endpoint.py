@@ -165,3 +165,23 @@ async def test_client_follows_server_smaller_block_size():
     assert puts[-1].opt(N.BLOCK1) & 7 == 2  # the client switched to 64 B blocks
     await client.close()
     await server.close()
+
+
+async def test_block1_and_block2_combined_post_runs_handler_once():
+    # RFC 7959 §2.7: a big POST body up, a big answer down; follow-up Block2 requests are
+    # answered from the held response, the handler runs exactly once.
+    runs = []
+
+    def h(req, remote):
+        runs.append(len(req.payload))
+        return Message(code=N.CHANGED, payload=bytes(range(200)) * 10)
+
+    a, b = pair()
+    server = Endpoint(a, h, max_szx=3).start()
+    client = Endpoint(b).start()
+    resp = await client.request("A", Message(code=N.POST).set_uri_path("/p"), block_size=128,
+                                body_reader=B.BytesReader(bytes(1000)))
+    assert runs == [1000]
+    assert resp.code == N.CHANGED and resp.payload == bytes(range(200)) * 10
+    await client.close()
+    await server.close()

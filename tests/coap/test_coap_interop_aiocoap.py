@@ -112,6 +112,23 @@ def con_device(processes):
     return dev
 
 
+def test_rfc7959_2_7_block1_and_block2_combined_post_by_aiocoap(device):
+    """A 3000 B POST goes up in 256 B blocks and its 3000 B echo comes back block-wise; the
+    follow-up Block2 requests (no body, no Block1) are served from the held response."""
+    body = pattern(3000, offset=7)
+
+    async def go(ctx):
+        msg = aiocoap.Message(code=aiocoap.POST, uri=_uri(device, "/echo"), payload=body)
+        msg.opt.block1 = BlockOption.BlockwiseTuple(0, False, 4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            r = await ctx.request(msg).response
+        return r.code, r.payload
+
+    code, payload = _run(_with_client(go))
+    assert code == aiocoap.CONTENT and payload == body
+
+
 def test_rfc7641_observe_three_notifications_then_rst_deregisters(con_device):
     device = con_device
     async def go(ctx):
