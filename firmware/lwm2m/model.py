@@ -291,13 +291,14 @@ class Registry:
 
     # --- local (firmware-side) access ---------------------------------------------------------
     def get(self, path, default=None):
-        if len(path) < 3:
+        if not 3 <= len(path) <= 4:
             return default
         obj = self._objs.get(path[0])
         if obj is None or path[1] not in obj.instances:
             return default
         inst = obj.instances[path[1]]
-        if path[2] not in inst:
+        f = obj.field(path[2])
+        if path[2] not in inst or f is None or (len(path) == 4 and not f[3] & MULTI):
             return default
         try:
             return obj.read_value(path[1], path[2], path[3] if len(path) > 3 else None)
@@ -352,8 +353,9 @@ class Registry:
 
     # --- server operations --------------------------------------------------------------------
     def read(self, path, server=True):
-        """Records for a Read of `path` (len 1..4). Only readable resources are included when
-        reading an object or instance; reading a non-readable resource is 4.05."""
+        """Records for a Read of `path` (len 1..4). A server read of an object or instance gets
+        the readable resources, of a non-readable resource 4.05; server=False (firmware-side
+        reads: persistence, bootstrap) skips the access rule and sees every stored value."""
         self._check(ACC_READ, path, server)
         if not 1 <= len(path) <= 4:
             raise Error(METHOD_NOT_ALLOWED, "read of %s" % path_str(path))
@@ -364,7 +366,8 @@ class Registry:
             inst = self._inst(obj, iid)
             if len(path) <= 2:
                 for f in obj.fields:
-                    if f[1] & OP_R and f[0] in inst:
+                    # A local read (persistence, bootstrap) sees every value, readable or not.
+                    if (f[1] & OP_R or (not server and f[2] != T_NONE)) and f[0] in inst:
                         self._read_res(obj, iid, f, None, out)
             else:
                 f = obj.field(path[2])

@@ -76,8 +76,9 @@ def test_security_object_never_visible_to_servers():
                      (reg.delete, ((0, 1),)), (reg.create, (0, []))):
         raises(model.UNAUTHORIZED, fn, *args)
     raises(model.UNAUTHORIZED, linkformat_discover_guarded, reg)
-    # Local and bootstrap access still work.
+    # Local and bootstrap access still work, and a local read sees the non-readable values.
     assert reg.read((0, 1, 0), server=False) == [((0, 1, 0), "coap://lwm2m.example")]
+    assert [r[0][2] for r in reg.read((0, 1), server=False)] == [0, 1, 2, 3, 4, 5, 10]
     reg.write((0, 1), [((0, 1, 0), "coap://other")], bootstrap=True)
     assert reg.get((0, 1, 0)) == "coap://other"
 
