@@ -2,6 +2,7 @@
 host LwM2M server (in this process, asyncio)."""
 
 import asyncio
+import contextlib
 import functools
 
 import harness
@@ -52,6 +53,17 @@ async def registered(processes, ep, server_kw=None, **kw):
         await server.stop()
         raise AssertionError("no registration; device output:\n" + dev.output())
     return server, dev
+
+
+@contextlib.asynccontextmanager
+async def session(processes, ep, **kw):
+    """`async with session(processes, "ep") as (server, dev):` -- registered, and the server is
+    stopped afterwards whatever happens (the device process is reaped by `processes`)."""
+    server, dev = await registered(processes, ep, **kw)
+    try:
+        yield server, dev
+    finally:
+        await server.stop()
 
 
 class RejectingServer:

@@ -6,7 +6,7 @@ import asyncio
 import subprocess
 
 import harness
-from lwm2m_client_itest import async_test, expect, registered
+from lwm2m_client_itest import async_test, expect, session
 
 COAP_CLIENT = "/usr/bin/coap-client-notls"
 
@@ -18,8 +18,7 @@ def _coap(*args, timeout=15):
 @async_test
 async def test_libcoap_reads_device_objects(processes):
     port = harness.free_port()
-    server, dev = await registered(processes, "peer1", extra=["--port", port])
-    try:
+    async with session(processes, "peer1", extra=["--port", port]) as (server, dev):
         base = "coap://127.0.0.1:%d" % port
         out = await asyncio.to_thread(_coap, "-m", "get", base + "/3/0/0")
         assert out.stdout.strip() == "cellfw", (out.stdout, out.stderr)
@@ -27,15 +26,12 @@ async def test_libcoap_reads_device_objects(processes):
         assert "</3/0/0>" in out.stdout, out.stdout
         out = await asyncio.to_thread(_coap, "-m", "get", base + "/0/0")
         assert "4.01" in out.stdout + out.stderr, (out.stdout, out.stderr)
-    finally:
-        await server.stop()
 
 
 @async_test
 async def test_libcoap_observes_device_resource(processes):
     port = harness.free_port()
-    server, dev = await registered(processes, "peer2", extra=["--port", port])
-    try:
+    async with session(processes, "peer2", extra=["--port", port]) as (server, dev):
         url = "coap://127.0.0.1:%d/4/0/2" % port
         watcher = asyncio.ensure_future(asyncio.to_thread(_coap, "-s", "6", "-m", "get", url, timeout=20))
         await expect(dev, r"lwm2m observe /4/0/2")
@@ -45,5 +41,3 @@ async def test_libcoap_observes_device_resource(processes):
         out = await watcher
         # libcoap prints each text payload as it comes, without separators
         assert out.stdout.strip() == "0-31-32-33", (out.stdout, out.stderr)
-    finally:
-        await server.stop()

@@ -4,7 +4,7 @@ The device's values are changed through its stdin command `set` (as a modem driv
 
 import asyncio
 
-from lwm2m_client_itest import async_test, expect, registered
+from lwm2m_client_itest import async_test, expect, session
 
 RSSI = "/4/0/2"
 
@@ -16,8 +16,7 @@ async def _set(dev, path, value):
 
 @async_test
 async def test_LightweightM2M_1_1_int_301_observe_notify_on_change(processes):
-    server, dev = await registered(processes, "ob301")
-    try:
+    async with session(processes, "ob301") as (server, dev):
         obs = server.observe("ob301", RSSI)
         first = await obs.established()
         assert first.code == "2.05" and first.values == {RSSI: 0}
@@ -28,30 +27,24 @@ async def test_LightweightM2M_1_1_int_301_observe_notify_on_change(processes):
         assert note.values == {RSSI: -71}
         await _set(dev, RSSI, -72)
         assert (await obs.next(10)).values == {RSSI: -72}
-    finally:
-        await server.stop()
 
 
 @async_test
 async def test_LightweightM2M_1_1_int_303_pmax_notifies_without_change(processes):
-    server, dev = await registered(processes, "ob303")
-    try:
+    async with session(processes, "ob303") as (server, dev):
         assert (await server.write_attributes("ob303", RSSI, pmax=1)).code == "2.04"
         obs = server.observe("ob303", RSSI)
         await obs.established()
         await obs.next(5)
         for _ in range(2):
             assert (await obs.next(5)).values == {RSSI: 0}
-    finally:
-        await server.stop()
 
 
 @async_test
 async def test_LightweightM2M_1_1_int_304_gt_lt_thresholds(processes):
     """gt=-60 / lt=-90: only crossings notify; a change that crosses nothing does not, so the
     next notification after it carries the crossing value."""
-    server, dev = await registered(processes, "ob304")
-    try:
+    async with session(processes, "ob304") as (server, dev):
         assert (await server.write_attributes("ob304", RSSI, gt=-60, lt=-90)).code == "2.04"
         await _set(dev, RSSI, -70)  # below gt before the observation starts
         obs = server.observe("ob304", RSSI)
@@ -65,14 +58,11 @@ async def test_LightweightM2M_1_1_int_304_gt_lt_thresholds(processes):
         await _set(dev, RSSI, -61)  # no crossing
         await _set(dev, RSSI, -50)  # crosses gt upward
         assert (await obs.next(10)).values == {RSSI: -50}
-    finally:
-        await server.stop()
 
 
 @async_test
 async def test_LightweightM2M_1_1_int_305_step_attribute(processes):
-    server, dev = await registered(processes, "ob305")
-    try:
+    async with session(processes, "ob305") as (server, dev):
         assert (await server.write_attributes("ob305", RSSI, st=10)).code == "2.04"
         obs = server.observe("ob305", RSSI)
         await obs.established()
@@ -80,30 +70,24 @@ async def test_LightweightM2M_1_1_int_305_step_attribute(processes):
         await _set(dev, RSSI, -5)  # 5 from the last notified 0: nothing
         await _set(dev, RSSI, -10)  # 10 from 0: notify
         assert (await obs.next(10)).values == {RSSI: -10}
-    finally:
-        await server.stop()
 
 
 @async_test
 async def test_LightweightM2M_1_1_int_306_cancel_observation_explicit(processes):
-    server, dev = await registered(processes, "ob306")
-    try:
+    async with session(processes, "ob306") as (server, dev):
         obs = server.observe("ob306", RSSI)
         await obs.established()
         await expect(dev, r"lwm2m observe %s" % RSSI)
         res = await obs.cancel(explicit=True)
         assert res.code == "2.05"
         await expect(dev, r"lwm2m observe-cancel %s" % RSSI)
-    finally:
-        await server.stop()
 
 
 @async_test
 async def test_LightweightM2M_1_1_int_307_cancel_observation_by_reset(processes):
     """The server forgets the observation; its RST to the next (CON: Default Notification Mode
     /1/0/26 = 1) notification ends it on the device."""
-    server, dev = await registered(processes, "ob307")
-    try:
+    async with session(processes, "ob307") as (server, dev):
         assert (await server.write("ob307", "/1/0/26", 1, content_format=0)).code == "2.04"
         obs = server.observe("ob307", RSSI)
         await obs.established()
@@ -118,14 +102,11 @@ async def test_LightweightM2M_1_1_int_307_cancel_observation_by_reset(processes)
             if m.group(1) == "observe-gone":
                 break
         assert outcome[-1] == "observe-gone" and outcome[0] == "notify", outcome
-    finally:
-        await server.stop()
 
 
 @async_test
 async def test_LightweightM2M_1_1_int_310_observe_object_instance(processes):
-    server, dev = await registered(processes, "ob310")
-    try:
+    async with session(processes, "ob310") as (server, dev):
         obs = server.observe("ob310", "/4/0")
         first = await obs.established()
         assert first.values[RSSI] == 0
@@ -133,33 +114,25 @@ async def test_LightweightM2M_1_1_int_310_observe_object_instance(processes):
         await _set(dev, RSSI, -66)
         note = await obs.next(10)
         assert note.values[RSSI] == -66 and "/4/0/0" in note.values
-    finally:
-        await server.stop()
 
 
 @async_test
 async def test_LightweightM2M_1_1_int_280_send_when_unmuted(processes):
-    server, dev = await registered(processes, "sd280")
-    try:
+    async with session(processes, "sd280") as (server, dev):
         assert (await server.write("sd280", "/1/0/23", False, content_format=0)).code == "2.04"
         dev.send_line("send /3/0/0,%s" % RSSI)
         sent = await server.wait_send("sd280", 1, 10)
         assert sent["values"]["/3/0/0"] == "cellfw" and sent["values"][RSSI] == 0, sent
         await expect(dev, r"lwm2m send /3/0/0,/4/0/2 -> 2.04")
-    finally:
-        await server.stop()
 
 
 @async_test
 async def test_LightweightM2M_1_1_int_281_mute_send(processes):
     """Mute Send (/1/0/23) true -- or absent, the default -- refuses Send on the device."""
-    server, dev = await registered(processes, "sd281")
-    try:
+    async with session(processes, "sd281") as (server, dev):
         dev.send_line("send /3/0/0")
         await expect(dev, r"lwm2m send-muted")
         assert (await server.write("sd281", "/1/0/23", True, content_format=0)).code == "2.04"
         dev.send_line("send /3/0/0")
         await expect(dev, r"lwm2m send-muted")
         assert server.sends("sd281") == []
-    finally:
-        await server.stop()

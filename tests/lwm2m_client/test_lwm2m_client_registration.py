@@ -3,84 +3,65 @@ the Unix port against the host LwM2M server. Named after the OMA ETS (Lightweigh
 
 import asyncio
 
-import harness
 from host_tools.lwm2m_server import LwM2MServer
-from lwm2m_client_itest import async_test, expect, registered, start_client
+from lwm2m_client_itest import async_test, expect, session, start_client
 
 
 @async_test
 async def test_LightweightM2M_1_1_int_101_initial_registration(processes):
     """Initial Registration: ep, lt, lwm2m=1.1, b=U, object links with versions."""
-    server, dev = await registered(processes, "int101", lifetime=60)
-    try:
+    async with session(processes, "int101", lifetime=60) as (server, dev):
         reg = server.registration("int101")
         assert (reg.lifetime, reg.version, reg.binding, reg.queue_mode) == (60, "1.1", "U", False)
         assert "/1/0" in reg.objects and "/3/0" in reg.objects and "/4/0" in reg.objects
         assert "/0/0" not in reg.objects  # the Security object is never announced
         assert reg.object_version(1) == "1.2" and reg.object_version(3) == "1.2"
-    finally:
-        await server.stop()
 
 
 @async_test
 async def test_LightweightM2M_1_1_int_102_registration_update_before_lifetime_ends(processes):
     """Registration Update: a short lifetime (4 s) brings an (empty) Update at half of it."""
-    server, dev = await registered(processes, "int102", lifetime=4)
-    try:
+    async with session(processes, "int102", lifetime=4) as (server, dev):
         reg = await server.wait_update("int102", 2, 12)
         assert reg.lifetime == 4
         await expect(dev, r"lwm2m updated lt=4")
-    finally:
-        await server.stop()
 
 
 @async_test
 async def test_LightweightM2M_1_1_int_103_deregistration(processes):
     """De-register: DELETE of the registration location when the client stops."""
-    server, dev = await registered(processes, "int103")
-    try:
+    async with session(processes, "int103") as (server, dev):
         dev.send_line("quit")
         await server.wait_deregistered("int103", 10)
         await expect(dev, r"lwm2m deregistered")
         assert await asyncio.to_thread(dev.wait, 10) == 0
-    finally:
-        await server.stop()
 
 
 @async_test
 async def test_LightweightM2M_1_1_int_104_registration_update_trigger(processes):
     """Execute /1/0/8 (Registration Update Trigger): 2.04, then an Update."""
-    server, dev = await registered(processes, "int104")
-    try:
+    async with session(processes, "int104") as (server, dev):
         res = await server.execute("int104", "/1/0/8")
         assert res.code == "2.04"
         await server.wait_update("int104", 1, 10)
-    finally:
-        await server.stop()
 
 
 @async_test
 async def test_LightweightM2M_1_1_int_105_lifetime_write_sends_update_with_lt(processes):
     """Writing /1/0/1 (Lifetime) makes the client send an Update carrying the new lt."""
-    server, dev = await registered(processes, "int105", lifetime=60)
-    try:
+    async with session(processes, "int105", lifetime=60) as (server, dev):
         res = await server.write("int105", "/1/0/1", 90)
         assert res.code == "2.04"
         reg = await server.wait_update("int105", 1, 10)
         assert reg.lifetime == 90
-    finally:
-        await server.stop()
 
 
 @async_test
 async def test_registration_queue_mode_11_Q_parameter(processes):
     """--queue registers with b=U and the 1.1 `Q` parameter; the server treats it as queue mode."""
-    server, dev = await registered(processes, "qmode", extra=["--queue", "--rx-window", "60000"])
-    try:
+    async with session(processes, "qmode", extra=["--queue", "--rx-window", "60000"]) as (server, dev):
         reg = server.registration("qmode")
         assert reg.binding == "U" and reg.queue_mode
-    finally:
-        await server.stop()
 
 
 @async_test
@@ -107,8 +88,7 @@ async def test_registration_state_survives_restart(processes, tmp_path):
 async def test_update_on_object_instance_created_and_deleted(processes):
     """Creating or deleting an object instance makes the client send an Update carrying the new
     object links (§6.2.2 Update: "Objects and Object Instances")."""
-    server, dev = await registered(processes, "inst1")
-    try:
+    async with session(processes, "inst1") as (server, dev):
         res = await server.create("inst1", "/1", {"/1/1/1": 60, "/1/1/6": False, "/1/1/7": "U"},
                                   content_format=11542)
         assert res.code == "2.01" and res.location == ("1", "1"), (res.code, res.location)
@@ -117,15 +97,12 @@ async def test_update_on_object_instance_created_and_deleted(processes):
         assert (await server.delete("inst1", "/1/1")).code == "2.02"
         reg = await server.wait_update("inst1", 2, 10)
         assert "/1/1" not in reg.objects and "/1/0" in reg.objects
-    finally:
-        await server.stop()
 
 
 @async_test
 async def test_disable_deregisters_then_registers_after_disable_timeout(processes):
     """Execute /1/0/4 (Disable): De-register, stay away for /1/0/5 seconds, then register again."""
-    server, dev = await registered(processes, "dis1")
-    try:
+    async with session(processes, "dis1") as (server, dev):
         assert (await server.write("dis1", "/1/0/5", 1, content_format=0)).code == "2.04"
         assert (await server.execute("dis1", "/1/0/4")).code == "2.04"
         await expect(dev, r"lwm2m disabled 1 s")
@@ -133,5 +110,3 @@ async def test_disable_deregisters_then_registers_after_disable_timeout(processe
         await expect(dev, r"lwm2m deregistered")
         await server.wait_registered("dis1", 15)
         await expect(dev, r"lwm2m registered /rd/")
-    finally:
-        await server.stop()

@@ -7,7 +7,7 @@ import asyncio
 import subprocess
 
 import harness
-from lwm2m_client_itest import async_test, expect, registered
+from lwm2m_client_itest import async_test, expect, session
 
 HEAP = "96K"
 
@@ -25,8 +25,7 @@ async def test_registration_and_dm_flow_in_96K_heap_frozen_image(processes):
     ok, why = _frozen_client_available()
     assert ok, ("lwm2m.client is not frozen into %s (firmware/manifest.py must list "
                 "package(\"lwm2m\") and the image must be rebuilt): %s" % (harness.MICROPYTHON, why))
-    server, dev = await registered(processes, "small", heapsize=HEAP, extra_path=[".frozen"])
-    try:
+    async with session(processes, "small", heapsize=HEAP, extra_path=[".frozen"]) as (server, dev):
         res = await server.read("small", "/3/0", accept=112)
         assert res.code == "2.05" and res.values["/3/0/0"] == "cellfw"
         assert (await server.write("small", "/1/0/3", 120, content_format=0)).code == "2.04"
@@ -44,5 +43,3 @@ async def test_registration_and_dm_flow_in_96K_heap_frozen_image(processes):
         dev.send_line("quit")
         await server.wait_deregistered("small", 10)
         assert await asyncio.to_thread(dev.wait, 10) == 0
-    finally:
-        await server.stop()
