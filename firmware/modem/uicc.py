@@ -81,6 +81,7 @@ class Uicc:
         self.round_trips = 0  # AT commands spent on APDUs (benchmark)
         self.reopens = 0
         self._cleaned = False
+        self.dialect = dialect
         if dialect is not None:
             dialect.sim_listeners.append(self.refresh)
 
@@ -97,6 +98,13 @@ class Uicc:
         await ch._open()
         self.channels.append(ch)
         return ch
+
+    async def deinit(self):
+        """Close every channel this Uicc opened (errors ignored: the card may be gone)."""
+        for ch in list(self.channels):
+            await ch.close()
+        if self.dialect is not None and self.refresh in self.dialect.sim_listeners:
+            self.dialect.sim_listeners.remove(self.refresh)
 
     async def _cleanup(self):
         for s in self.q.get("stale", ()):

@@ -58,3 +58,14 @@ def test_pty_link_bg95(processes):
     assert link.startswith("/dev/")
     r = run_device(processes, "bg95", link, "basic")
     assert r["ip"] == "10.42.0.133"
+
+
+def test_udp_burst_beyond_queue_dropped_not_blocking(processes):
+    echo = UdpEcho()
+    try:
+        sim, link = start_sim(processes, "bg95")
+        r = run_device(processes, "bg95", link, "udp_burst", "127.0.0.1", echo.port)
+    finally:
+        echo.close()
+    assert r["dropped_tx"] == 6
+    assert r["got"] == ["burst 0", "burst 1", "burst 2", "burst 3"]
