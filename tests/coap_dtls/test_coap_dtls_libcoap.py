@@ -1,0 +1,98 @@
+"""CoAP over DTLS 1.2 with certificates (RFC 7252 §9.1.3.3): the firmware Endpoint on
+coap.transport_dtls (MicroPython, mbedTLS) as the client of Debian's libcoap 4.3 coap-server,
+OpenSSL and GnuTLS builds, started with -c/-j/-C so the client must present its certificate."""
+
+import re
+
+import pytest
+
+from coap_dtls_fixtures import CoapServer, Device, make_pki, pattern_sha
+
+BODY = 16384
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("dtls-pki"))
+
+
+@pytest.fixture
+def server(pki):
+    srv = CoapServer(pki).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize("flavour", ["openssl", "gnutls"])
+def test_dtls_cert_mutual_auth_get_put_blockwise_1024_16k(processes, pki, flavour):
+    srv = CoapServer(pki, flavour).start()
+    try:
+        dev = Device(processes, pki, srv.dtls_port)
+        assert dev.run("connect") == "connected"
+        assert re.match(r"get /time -> 2\.05 \d+ bytes", dev.run("get /time"))
+        assert dev.run("put /dtls-blob %d 1024" % BODY) == "put /dtls-blob %d -> 2.01" % BODY
+        got = dev.run("get /dtls-blob 1024")
+        assert got == "get /dtls-blob -> 2.05 %d bytes sha %s" % (BODY, pattern_sha(BODY))
+        # 16 Block1 + 16 Block2 exchanges + /time, all over the one session.
+        st = dev.stats()
+        assert st["handshakes"] == 1 and st["sessions_lost"] == 0
+        assert st["tx"] >= 33 and st["rx"] >= 33
+    finally:
+        srv.stop()
+
+
+def test_dtls_first_request_sets_up_the_session(processes, pki, server):
+    dev = Device(processes, pki, server.dtls_port)
+    assert dev.run("put /lazy 100") == "put /lazy 100 -> 2.01"
+    assert dev.stats()["handshakes"] == 1
+
+
+def test_dtls_wrong_ca_fails_handshake_with_verify_error(processes, pki, server):
+    dev = Device(processes, pki, server.dtls_port, "--ca", "rogue_ca.der")
+    err = dev.run("connect")
+    assert err.startswith("error DtlsError:"), err
+    assert "DTLS verify failed with 127.0.0.1:%d" % server.dtls_port in err
+    assert "not correctly signed by the trusted CA" in err
+    assert "(mbedTLS -0x2700)" in err  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
+    # A certificate problem is not retried within the cycle.
+    assert dev.stats()["handshake_failures"] == 1
+
+
+def test_dtls_server_requiring_client_cert_rejects_device_without_one(processes, pki, server):
+    dev = Device(processes, pki, server.dtls_port, "--no-client-cert", "--hs-attempts", 1)
+    err = dev.run("connect")
+    assert err.startswith("error DtlsError:"), err
+    assert "DTLS handshake failed" in err and "fatal alert" in err, err
+
+
+def test_dtls_unreachable_server_fails_after_bounded_attempts(processes, pki):
+    port = CoapServer(pki).dtls_port  # chosen free, nothing started
+    dev = Device(processes, pki, port, "--hs-attempts", 2, "--hs-timeout-ms", 2000)
+    err = dev.run("connect", timeout=30)
+    assert err.startswith("error DtlsError:") and "DTLS handshake failed" in err, err
+    assert "ECONNREFUSED" in err or "no complete handshake" in err, err
+    attempts = [ln for ln in dev.proc.lines if ln.startswith("dtls: handshake attempt")]
+    assert [a.split(":")[1].split()[-1] for a in attempts] == ["1/2", "2/2"], attempts
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_dtls_session_reestablished_after_server_restart(processes, pki, how):
+    """SIGTERM: libcoap ends the session with close_notify. SIGKILL: the new server silently
+    drops records of the old session, so the device notices by the unanswered CON."""
+    srv = CoapServer(pki).start()
+    try:
+        dev = Device(processes, pki, srv.dtls_port, "--stale-ms", 1000)
+        assert dev.run("put /before 64") == "put /before 64 -> 2.01"
+        srv.stop(15 if how == "sigterm" else 9)
+        srv.start()
+        got = dev.run("get /time", timeout=60)
+        assert re.match(r"get /time -> 2\.05 \d+ bytes", got), got
+        st = dev.stats()
+        assert st["handshakes"] == 2 and st["sessions_lost"] == 1, st
+        lost = [ln for ln in dev.proc.lines if " lost: " in ln]
+        reason = "close_notify" if how == "sigterm" else "nothing received for"
+        assert len(lost) == 1 and reason in lost[0], lost
+        # The restarted server has no /before: the request really reached the new one.
+        assert dev.run("get /before").startswith("get /before -> 4.04")
+    finally:
+        srv.stop()
