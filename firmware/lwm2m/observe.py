@@ -27,8 +27,6 @@ _DEF_MAX_OBSERVATIONS = const(16)
 _MAX_PERIOD_MS = const(0x0FFFFFFF)
 _DEF_STORE = const(16)
 
-ATTR_NAMES = ("pmin", "pmax", "gt", "lt", "st", "epmin", "epmax")
-
 
 def _numeric(v):
     return (isinstance(v, int) or isinstance(v, float)) and not isinstance(v, bool)
