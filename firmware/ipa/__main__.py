@@ -2,13 +2,17 @@
 
     micropython -m ipa --modem tcp:127.0.0.1:PORT --dialect bg95 --eim https://127.0.0.1:8443 \\
         --ca root.der [--sni NAME] [--state ipa_state.json] [--polls N] [--apn APN]
-        [--backoff-min MS] [--backoff-max MS]
+        [--backoff-min MS] [--backoff-max MS] [--wait-trigger 1]
+    micropython -m ipa --modem ... --lwm2m coap://127.0.0.1:5683 --ep NAME [--send 1] ...
 
 The card is reached through the modem (AT over TCP or a pty: the modem simulator with the
-eUICC simulator behind it); the eIM over HTTPS from the host's IP stack. Without --eim the
+eUICC simulator behind it). The eIM over HTTPS from the host's IP stack, or with --lwm2m over
+object 3443 of the LwM2M client (registered to that server as NAME; IPA messages notified to
+observers of /3443/0/3, or sent with LwM2M Send when --send 1). Without --eim (and --lwm2m) the
 address is the first eIM's eimFqdn from GetEimConfigurationData. Events are printed one per
-line ("ipa <event> ..."), the last line is `IPA DONE <json of the poll results>` or
-`IPA FAIL <error>`. stdin is not read: --polls bounds the run (default: until killed)."""
+line ("ipa <event> ...", "lwm2m <event> ..."), the last line is `IPA DONE <json of the
+results>` or `IPA FAIL <error>`. stdin lines: `poll` (poll now), `quit`. --polls bounds the run;
+--wait-trigger 1 holds the first poll until a `poll` line."""
 
 import json
 import sys
@@ -20,12 +24,14 @@ from ipa.state import IpaState
 
 ISDR_AID = b"\xA0\x00\x00\x05\x59\x10\x10\xFF\xFF\xFF\xFF\x89\x00\x00\x01\x00"
 _ATTACH_TIMEOUT_MS = 30000
+_SRV_MUTE_SEND = 23     # /1/x/23 Mute Send: LwM2M Send is off unless the server allows it
 
 
 def _args(argv):
     opts = {"dialect": "bg95", "state": "ipa_state.json", "apn": "iot", "polls": None,
             "quirks": None, "eim": None, "ca": None, "sni": None, "modem": None,
-            "backoff-min": None, "backoff-max": None}
+            "backoff-min": None, "backoff-max": None, "lwm2m": None, "ep": None, "send": None,
+            "wait-trigger": None}
     i = 0
     while i < len(argv):
         key = argv[i]
@@ -85,9 +91,13 @@ async def main(argv):
     async def open_channel():
         return await uicc.open(ISDR_AID)
 
-    url = o["eim"] or await _eim_url_from_card(open_channel)
-    ca = _read(o["ca"]) if o["ca"] else None
-    binding = esipa_https.EsipaHttps(url, cadata=ca, server_hostname=o["sni"])
+    client = None
+    if o["lwm2m"]:
+        client, binding = await _lwm2m_binding(o)
+    else:
+        url = o["eim"] or await _eim_url_from_card(open_channel)
+        ca = _read(o["ca"]) if o["ca"] else None
+        binding = esipa_https.EsipaHttps(url, cadata=ca, server_hostname=o["sni"])
     kw = {}
     if o["backoff-min"]:
         kw["backoff_min_ms"] = int(o["backoff-min"])
@@ -95,16 +105,71 @@ async def main(argv):
         kw["backoff_max_ms"] = int(o["backoff-max"])
     ipa = procedures.Ipa(IpaState(o["state"]), **kw)
     ipad = runner.Ipad(ipa, open_channel, binding, sim_refresh_hook(d, print), log=print)
+    cmd_task = asyncio.create_task(_commands(ipad))
     try:
         await ipad.start()
+        print("ipa ready")
+        if o["wait-trigger"]:
+            await ipad._wake.wait()
         results = await ipad.run(int(o["polls"]) if o["polls"] else None)
-        print("ipa https requests=%d connects=%d tx=%d rx=%d body_tx=%d body_rx=%d" % (
-            binding.requests, binding.connects, binding.bytes_tx, binding.bytes_rx,
-            binding.body_tx, binding.body_rx))
+        if client is None:
+            print("ipa https requests=%d connects=%d tx=%d rx=%d body_tx=%d body_rx=%d" % (
+                binding.requests, binding.connects, binding.bytes_tx, binding.bytes_rx,
+                binding.body_tx, binding.body_rx))
+        else:
+            print("ipa lwm2m messages_tx=%d messages_rx=%d tx=%d rx=%d" % (
+                binding.messages_tx, binding.messages_rx, binding.bytes_tx, binding.bytes_rx))
         print("IPA DONE " + json.dumps([runner._summary(r) for r in results]))
     finally:
+        cmd_task.cancel()
         await ipad.close()
+        if client is not None:
+            client.stop()
+            await asyncio.sleep_ms(200)    # let the client de-register
         d.deinit()
+
+
+async def _lwm2m_binding(o):
+    """An LwM2M client with objects 0/1/3/4 and 3443, registered; and the /3443 binding."""
+    from coap.transport_udp import UdpTransport
+    from lwm2m.client import Client, make_registry
+    from objects import obj_esim_iot
+    from ipa.esipa_lwm2m import EsipaLwm2m
+
+    reg = make_registry()
+    obj = obj_esim_iot.create(reg)
+    client = Client(reg, o["ep"] or "ipad", UdpTransport("0.0.0.0", 0), log=print)
+    client.configure(server_uri=o["lwm2m"], lifetime=60)
+    if o["send"]:
+        for iid in reg.get_object(1).instances:
+            reg.set((1, iid, _SRV_MUTE_SEND), False)
+    asyncio.create_task(client.run())
+    for _ in range(_ATTACH_TIMEOUT_MS // 50):
+        if client.accounts and client.accounts[0].rd.is_registered():
+            break
+        await asyncio.sleep_ms(50)
+    else:
+        raise OSError("LwM2M registration with %s did not complete" % o["lwm2m"])
+    send = None
+    if o["send"]:
+        async def send():
+            code = await client.send([(3443, 0, 3)])
+            return code is not None and code >> 5 == 2
+
+    return client, EsipaLwm2m(obj, send=send)
+
+
+async def _commands(ipad):
+    reader = asyncio.StreamReader(sys.stdin)
+    while True:
+        line = await reader.readline()
+        if not line:
+            return
+        word = line.decode().strip()
+        if word == "poll":
+            ipad.trigger()
+        elif word == "quit":
+            ipad.stop()
 
 
 def _run():

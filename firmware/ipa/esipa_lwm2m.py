@@ -122,9 +122,10 @@ class EsipaLwm2m:
             try:
                 ok = await self.send()
             except OSError as e:
-                raise Lwm2mEsipaError("send", repr(e))
-            if ok is False:
-                raise Lwm2mEsipaError("send", "Send of /3443/0/3 refused")
+                ok = e
+            if ok is not True:
+                self._in_flight = False   # nothing is out there to wait for
+                raise Lwm2mEsipaError("send", "Send of /3443/0/3 failed (%r)" % (ok,))
             self._delivered.set()
 
     async def _confirmed(self):
