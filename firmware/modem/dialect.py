@@ -256,6 +256,17 @@ class Dialect:
     async def _sock_close(self, sid):
         raise NotImplementedError
 
+    async def _raw_read(self, command, prefix):
+        """For reads answered `<prefix>: <len>,"<ip>",<port>` + <len> raw bytes: the datagram
+        and its sender, or None for length 0."""
+        p = params_of(await self.cmd(command, None, prefix, raw_prefix=prefix), prefix, command)
+        if not p[0]:
+            return None
+        raw = self.at.last_raw
+        if raw is None or len(raw) != p[0]:
+            raise AtError(command, "SHORT_READ", p[0])
+        return raw, (p[1], p[2])
+
 
 def cesq_to_db(p):
     # CESQ: <rxlev>,<ber>,<rscp>,<ecno>,<rsrq>,<rsrp>; 255 = unknown

@@ -81,21 +81,11 @@ class Nrf91Slm(Dialect):
     async def _sock_fetch(self, sid):
         # #XRECVFROM: <size>,"<ip>",<port> then <size> raw bytes; flags 64 = MSG_DONTWAIT
         try:
-            lines = await self.cmd("AT#XRECVFROM=0,64", None, "#XRECVFROM", raw_prefix="#XRECVFROM")
+            return await self._raw_read("AT#XRECVFROM=0,64", "#XRECVFROM")
         except AtError as e:
             if e.kind == "ERROR":
                 return None  # nothing to read (EAGAIN)
             raise
-        for line in lines:
-            if line.startswith("#XRECVFROM:"):
-                p = atparse.split_params(line, 11)
-                if not p[0]:
-                    return None
-                raw = self.at.last_raw
-                if raw is None or len(raw) != p[0]:
-                    raise AtError("AT#XRECVFROM", "SHORT_READ", p[0])
-                return raw, (p[1], p[2])
-        return None
 
     async def _sock_close(self, sid):
         await self.cmd("AT#XSOCKET=0")

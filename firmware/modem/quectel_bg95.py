@@ -111,17 +111,7 @@ class QuectelBg95(Dialect):
 
     async def _sock_fetch(self, sid):
         # +QIRD: <len>,"<ip>",<port> then <len> raw bytes; +QIRD: 0 when nothing is buffered
-        lines = await self.cmd("AT+QIRD=%d" % sid, None, "+QIRD", raw_prefix="+QIRD")
-        for line in lines:
-            if line.startswith("+QIRD:"):
-                p = atparse.split_params(line, 6)
-                if not p[0]:
-                    return None
-                raw = self.at.last_raw
-                if raw is None or len(raw) != p[0]:
-                    raise AtError("AT+QIRD", "SHORT_READ", p[0])
-                return raw, (p[1], p[2])
-        return None
+        return await self._raw_read("AT+QIRD=%d" % sid, "+QIRD")
 
     async def _sock_close(self, sid):
         await self.cmd("AT+QICLOSE=%d" % sid)

@@ -100,12 +100,7 @@ def test_parse_cereg_value_error_only(params, query):
     assert isinstance(r["stat"], int)
 
 
-@given(st.binary(max_size=200), st.lists(st.integers(1, 30), min_size=1, max_size=20))
-@settings(max_examples=200)
-def test_framer_inline_raw_any_payload_any_chunking(payload, cuts):
-    stream = b"\r\n+CARECV: %d," % len(payload) + payload + b"\r\n\r\nOK\r\n" if payload else b"\r\n+CARECV: 0\r\n\r\nOK\r\n"
-    fr = LineFramer(512, 100, (b"+CARECV:",))
-    got = []
+def _feed_chunked(fr, stream, cuts, on_event):
     pos, k = 0, 0
     while pos < len(stream):
         n = cuts[k % len(cuts)]
@@ -116,7 +111,16 @@ def test_framer_inline_raw_any_payload_any_chunking(payload, cuts):
             ev = fr.next()
             if ev == EV_NONE:
                 break
-            got.append((ev, fr.line, fr.raw if ev == atparse.EV_LINE_RAW else None))
+            on_event(ev)
+
+
+@given(st.binary(max_size=200), st.lists(st.integers(1, 30), min_size=1, max_size=20))
+@settings(max_examples=200)
+def test_framer_inline_raw_any_payload_any_chunking(payload, cuts):
+    stream = b"\r\n+CARECV: %d," % len(payload) + payload + b"\r\n\r\nOK\r\n" if payload else b"\r\n+CARECV: 0\r\n\r\nOK\r\n"
+    fr = LineFramer(512, 100, (b"+CARECV:",))
+    got = []
+    _feed_chunked(fr, stream, cuts, lambda ev: got.append((ev, fr.line, fr.raw if ev == atparse.EV_LINE_RAW else None)))
     if payload:
         assert got == [(atparse.EV_LINE_RAW, "+CARECV: %d" % len(payload), payload), (EV_LINE, "OK", None)]
     else:
@@ -129,18 +133,12 @@ def test_framer_announced_raw_block_any_chunking(payload, cuts):
     stream = b'\r\n+QIRD: %d,"127.0.0.1",5683\r\n' % len(payload) + payload + b"\r\n\r\nOK\r\n"
     fr = LineFramer(512, 100)
     got = []
-    pos, k = 0, 0
-    while pos < len(stream):
-        n = cuts[k % len(cuts)]
-        k += 1
-        fr.push(stream[pos:pos + n])
-        pos += n
-        while True:
-            ev = fr.next()
-            if ev == EV_NONE:
-                break
-            if ev == EV_LINE and fr.line.startswith("+QIRD:"):
-                fr.expect_raw(atparse.split_params(fr.line, 6)[0])
-            got.append((ev, fr.raw if ev == atparse.EV_RAW else fr.line))
+
+    def on_event(ev):
+        if ev == EV_LINE and fr.line.startswith("+QIRD:"):
+            fr.expect_raw(atparse.split_params(fr.line, 6)[0])
+        got.append((ev, fr.raw if ev == atparse.EV_RAW else fr.line))
+
+    _feed_chunked(fr, stream, cuts, on_event)
     assert got == [(EV_LINE, '+QIRD: %d,"127.0.0.1",5683' % len(payload)), (atparse.EV_RAW, payload),
                    (EV_LINE, "OK")]
