@@ -96,6 +96,7 @@ class Endpoint:
         self._tx = bytearray(max(transport.max_datagram, O.szx_to_size(self.max_szx) + _BLOCK_OVERHEAD))
         self._blockbuf = bytearray(O.szx_to_size(self.max_szx) + 1)
         self._exchanges = {}
+        self._nstart = {}  # remote -> asyncio.Lock while a request to it is outstanding
         self._separate = {}  # (remote, mid) -> [deadline, acked]
         self._tasks = []
         self._spawned = []
@@ -307,6 +308,21 @@ class Endpoint:
             ex.finish(msg)
 
     async def _exchange(self, remote, msg):
+        # NSTART = 1 (RFC 7252 §4.7): one outstanding request per peer; others queue here.
+        lock = self._nstart.get(remote)
+        if lock is None:
+            lock = self._nstart[remote] = asyncio.Lock()
+        await lock.acquire()
+        try:
+            return await self._exchange1(remote, msg)
+        finally:
+            lock.release()
+            if not lock.locked() and self._nstart.get(remote) is lock:
+                del self._nstart[remote]
+
+    async def _exchange1(self, remote, msg):
+        if self._closing:
+            raise E.RequestTimeout("endpoint closed")
         if not msg.token:
             msg.token = self.ml.new_token()
             while msg.token in self._exchanges:

@@ -185,3 +185,26 @@ async def test_block1_and_block2_combined_post_runs_handler_once():
     assert resp.code == N.CHANGED and resp.payload == bytes(range(200)) * 10
     await client.close()
     await server.close()
+
+
+async def test_nstart_one_outstanding_request_per_peer():
+    # RFC 7252 §4.7: three concurrent requests to one peer go out one after the other.
+    seen = []
+
+    async def slowish(req):
+        seen.append(("start", req.path_str()))
+        await asyncio.sleep_ms(30)
+        seen.append(("end", req.path_str()))
+        return Message(code=N.CONTENT)
+
+    a, b = pair()
+    server = Endpoint(a, lambda req, remote: slowish(req)).start()
+    client = Endpoint(b).start()
+    rs = await asyncio.gather(*[client.request("A", Message(code=N.GET).set_uri_path("/%d" % i))
+                                for i in range(3)])
+    assert [r.code for r in rs] == [N.CONTENT] * 3
+    kinds = [k for k, _ in seen]
+    assert kinds == ["start", "end"] * 3, seen  # never two in flight at once
+    assert client._nstart == {}
+    await client.close()
+    await server.close()
