@@ -10,6 +10,7 @@ from micropython import const
 from coap import error as E
 from coap import numbers as N
 from coap import options as O
+from coap.ticks import ticks_diff
 
 # Block1 uploads a server keeps apart at once; a new one evicts the oldest (RFC 7959 §2.5
 # lets a server drop state; the client then gets 4.08 and restarts).
@@ -146,7 +147,7 @@ class UploadTable:
         # on, so the client continues at offset + len(data) (RFC 7959 §2.3, §2.5 Figure 6).
         return (not more), up, O.block_encode(num, more, szx), len(data)
 
-    def expire(self, now, ticks_diff):
+    def expire(self, now):
         for key in list(self._ups):
             if ticks_diff(now, self._ups[key].touched) > UPLOAD_IDLE_MS:
                 del self._ups[key]
@@ -154,7 +155,7 @@ class UploadTable:
     def _evict(self):
         oldest = None
         for key, up in self._ups.items():
-            if oldest is None or up.touched < self._ups[oldest].touched:
+            if oldest is None or ticks_diff(up.touched, self._ups[oldest].touched) < 0:
                 oldest = key
         self._ups.pop(oldest, None)
 

@@ -28,19 +28,7 @@ from coap.message import DecodeError, Message, unknown_critical
 from coap.msglayer import ACKED, DUP, NEW, RESET, MessageLayer
 from coap.observe import ObserveRegistry
 
-try:
-    from time import ticks_add, ticks_diff, ticks_ms
-except ImportError:  # CPython: the same endpoint runs there for host-side experiments
-    import time as _t
-
-    def ticks_ms():
-        return int(_t.monotonic() * 1000)
-
-    def ticks_add(a, b):
-        return a + b
-
-    def ticks_diff(a, b):
-        return a - b
+from coap.ticks import ticks_add, ticks_diff, ticks_ms
 
 _sleep_ms = getattr(asyncio, "sleep_ms", None) or (lambda ms: asyncio.sleep(ms / 1000))
 
@@ -664,7 +652,7 @@ class Endpoint:
         for ex in self._exchanges.values():
             if ex.deadline is not None and ticks_diff(now, ex.deadline) >= 0:
                 ex.finish(error=E.RequestTimeout("no response for token %s" % ex.token.hex()))
-        self.uploads.expire(now, ticks_diff)
+        self.uploads.expire(now)
 
     def _next_deadline(self):
         nxt = self.ml.next_deadline()

@@ -10,14 +10,7 @@ from micropython import const
 
 from coap import numbers as N
 
-try:
-    from time import ticks_add, ticks_diff
-except ImportError:  # CPython (tests): plain integers are the clock
-    def ticks_add(a, b):
-        return a + b
-
-    def ticks_diff(a, b):
-        return a - b
+from coap.ticks import ticks_add, ticks_diff
 
 import os as _os
 

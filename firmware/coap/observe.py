@@ -5,11 +5,7 @@ from micropython import const
 
 from coap import numbers as N
 
-try:
-    from time import ticks_diff
-except ImportError:  # CPython (tests)
-    def ticks_diff(a, b):
-        return a - b
+from coap.ticks import ticks_diff
 
 OBSERVERS_MAX = const(8)
 
