@@ -206,14 +206,9 @@ class LineFramer:
     def __init__(self, size=RX_SIZE, max_line=MAX_LINE, inline_raw=()):
         self._buf = bytearray(size)
         self._mv = memoryview(self._buf)
-        self._n = 0
-        self._pos = 0
-        self._raw_need = 0
-        self._dropping = False
-        self._skip_lf = False
+        self.reset()
         self.max_line = max_line
         self.inline_raw = inline_raw
-        self.want_prompt = False
         self.line = None
         self.raw = None
         self.overlong = 0

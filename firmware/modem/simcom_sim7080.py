@@ -1,6 +1,5 @@
 # SIMCom SIM7080G (LTE-M/NB-IoT): application sockets +CAOPEN/+CASEND/+CARECV, PDP via
 # +CNACT, system information +CPSI, ICCID +CCID (answer without prefix).
-import asyncio
 
 from modem import atparse
 from modem.at import AtError

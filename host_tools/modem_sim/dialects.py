@@ -1,9 +1,8 @@
 """The four vendor dialects of the simulated modem: socket commands, data URCs, information
 commands, boot lines and SIM URCs as each vendor's AT manual describes them."""
 
-import asyncio
 
-from .core import NETWORKS, CmdError, SimModem, UdpSock
+from .core import CmdError, SimModem, UdpSock
 
 _CME_NOT_ALLOWED = 3
 _CME_INVALID_INDEX = 21
@@ -352,4 +351,4 @@ DIALECTS = {
     "sara_r5": UbloxSaraR5, "ublox_sara_r5": UbloxSaraR5,
 }
 
-__all__ = ["DIALECTS", "NETWORKS"]
+__all__ = ["DIALECTS"]

@@ -5,7 +5,7 @@ enabled profile; and stale channels left by an earlier run are closed at start."
 
 import pytest
 
-from modem_simctl import run_device, sim_stats, start_sim, control
+from modem_simctl import run_device, sim_stats, start_sim
 
 
 @pytest.mark.parametrize("quirks,csim,segment", [
