@@ -175,3 +175,46 @@ def test_rfc7959_block2_beyond_body_is_bad_option():
         raise AssertionError("no error")
     except Exception as e:
         assert e.code == N.BAD_OPTION
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(size=st.integers(0, 5000), client_szx=st.integers(0, 6), server_szx=st.integers(0, 6),
+       with_size=st.booleans())
+def test_rfc7959_block1_any_sizes_roundtrip_property(size, client_szx, server_szx, with_size):
+    body = bytes(i % 251 for i in range(size))
+
+    class NoSize:  # a reader that does not know its length (generated bodies)
+        def read_into(self, offset, buf):
+            return B.BytesReader(body).read_into(offset, buf)
+
+    reader = B.BytesReader(body) if with_size else NoSize()
+    sender = B.Block1Sender(reader, client_szx, bytearray(1025))
+    table = B.UploadTable(max_szx=server_szx)
+    sink = _Collect()
+    for _ in range(6000):
+        req = sender.next_block(Message(N.CON, N.PUT, 1).set_uri_path("/x"))
+        done, up, b1, _taken = table.block("k", req, lambda: sink, 0)
+        resp = Message(N.ACK, N.CHANGED if done else N.CONTINUE, options=[(N.BLOCK1, b1)])
+        if not sender.on_response(resp):
+            break
+    assert done and bytes(sink.data) == body
+
+
+@settings(max_examples=300, deadline=None)
+@given(size=st.integers(0, 5000), client_szx=st.integers(0, 6), server_szx=st.integers(0, 6))
+def test_rfc7959_block2_any_sizes_roundtrip_property(size, client_szx, server_szx):
+    body = bytes(i % 251 for i in range(size))
+    reader = B.BytesReader(body)
+    rcv = B.Block2Receiver(_Collect())
+    req = Message(N.CON, N.GET, options=[(N.BLOCK2, O.block_encode(0, False, client_szx))])
+    buf = bytearray(1025)
+    for _ in range(6000):
+        num, szx = B.block2_params(req, reader.size, server_szx)
+        rcv.on_response(B.serve_block2(Message(N.ACK, N.CONTENT), reader, num, szx, buf))
+        if rcv.done:
+            break
+        req.set_option(N.BLOCK2, rcv.next_option())
+    assert rcv.done and bytes(rcv.sink.data) == body
