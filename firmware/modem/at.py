@@ -181,13 +181,14 @@ class At:
             self._pending = p
             self.commands += 1
             try:
+                # armed before the command goes out: the prompt may come back before drain() returns
+                self._framer.want_prompt = payload is not None
                 if raw:
                     self._w.write(command)
                     await self._write(b"\r")
                 else:
                     await self._write(command.encode() + b"\r")
                 if payload is not None:
-                    self._framer.want_prompt = True
                     await self._wait(p, name, timeout_ms)
                     if not p.prompt:
                         self._raise(p)
