@@ -469,6 +469,7 @@ class Endpoint:
         if ob == 1:
             obs = self.observers.find(remote, req.token)
             if obs is not None:
+                self._log("coap: observer", self.transport.describe(remote), obs.key, "deregistered")
                 self._drop_observer(obs, "deregistered")
             resp.remove_option(N.OBSERVE)
         elif ob == 0 and resp.code == N.CONTENT and not _block_num(req):
@@ -478,6 +479,8 @@ class Endpoint:
                 obs = self.observers.register(remote, req.token, key, req, ticks_ms())
                 # Later handler runs for this request build notifications; say so.
                 req.is_notification = True
+                self._log("coap: observer", self.transport.describe(remote), key,
+                          "registered" if obs else "refused (registry full)")
             resp.set_option(N.OBSERVE, self.observers.next_seq(obs) if obs else None)
         else:
             resp.remove_option(N.OBSERVE)
