@@ -118,7 +118,7 @@ def _storm_figures():
 
 def _print_storm(dialect, r):
     if True:
-        print("%s: engine+dialect objects %d bytes (heap %d)" % (dialect, r["engine_bytes"], r["heap_total"]))
+        print("%s: link+engine+dialect objects %d bytes (heap %d)" % (dialect, r["engine_bytes"], r["heap_total"]))
         for n, delta, ms in r["rows"]:
             print("  storm %5d URCs: retained %+6d bytes, %6d ms (%.0f URC/s)" % (n, delta, ms, n * 1000.0 / max(ms, 1)))
         st = r["stats"]
