@@ -208,3 +208,21 @@ async def test_nstart_one_outstanding_request_per_peer():
     assert client._nstart == {}
     await client.close()
     await server.close()
+
+
+async def test_rfc7641_notification_con_after_24h_without_confirmation():
+    import time
+
+    calls = []
+    a, b, server, client = _eps(calls)
+    resp = await client.request("A", Message(code=N.GET, options=[(N.OBSERVE, 0)]).set_uri_path("/obs"))
+    obs = server.observers.find("B", resp.token)
+    server.notify("/obs")
+    assert Message.decode(a.sent[-1]).mtype == N.NON  # recently confirmed: NON is fine
+    # Pretend the last confirmed exchange with this observer was just over 24 h ago.
+    obs.last_con = time.ticks_add(time.ticks_ms(), -(24 * 3600 * 1000 + 1))
+    server.notify("/obs")
+    note = Message.decode(a.sent[-1])
+    assert note.mtype == N.CON and note.token == resp.token
+    await client.close()
+    await server.close()
