@@ -10,7 +10,10 @@ from modem import atparse
 from modem.at import At, AtError, AtTimeout, params_of
 
 _RX_QUEUE = const(4)
-_POLL_MS = const(2000)  # fetch even without a data URC, in case the URC was lost
+_REG_POLL_MS = const(2000)  # ask +CEREG? in case the registration URC was lost
+# Fetch from a socket even without a data URC, in case it was lost; long, because every poll
+# is an AT round trip that keeps the modem's UART (and often its radio) awake.
+_SOCK_POLL_MS = const(10000)
 
 
 class Dialect:
@@ -137,7 +140,7 @@ class Dialect:
                 raise AtTimeout("wait +CEREG registered", timeout_ms)
             self._reg_ev.clear()
             try:
-                await asyncio.wait_for_ms(self._reg_ev.wait(), min(left, _POLL_MS))
+                await asyncio.wait_for_ms(self._reg_ev.wait(), min(left, _REG_POLL_MS))
                 r = self.reg
             except asyncio.TimeoutError:
                 r = await self.registration()  # URC may have been lost
@@ -281,7 +284,7 @@ def cesq_to_db(p):
 
 class UdpSocket:
     """A UDP socket inside the modem.  Received datagrams are fetched when the dialect's data
-    URC arrives (or every _POLL_MS, in case the URC was lost) into a small bounded queue."""
+    URC arrives (or every poll_ms, in case the URC was lost) into a small bounded queue."""
 
     def __init__(self, dialect, sid):
         self.d = dialect
@@ -293,7 +296,7 @@ class UdpSocket:
         self.closed = False
         self.sent = 0
         self.received = 0
-        self.poll_ms = _POLL_MS
+        self.poll_ms = _SOCK_POLL_MS
 
     async def sendto(self, data, remote):
         if self.closed:
