@@ -140,8 +140,12 @@ def _parse(argv):
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--no-client", "--con-notify"):
-            opts["client" if a == "--no-client" else "con"] = a == "--con-notify"
+        if a == "--no-client":
+            opts["client"] = False
+            i += 1
+            continue
+        if a == "--con-notify":
+            opts["con"] = True
             i += 1
             continue
         v = argv[i + 1]
