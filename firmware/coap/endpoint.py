@@ -66,14 +66,15 @@ class _Exchange:
 
 class Endpoint:
     def __init__(self, transport, handler=None, open_sink=None, max_szx=N.BLOCK_SZX_MAX,
-                 log=None, rand=None, separate_timeout_ms=N.MAX_TRANSMIT_WAIT_MS):
+                 log=None, rand=None, separate_timeout_ms=N.MAX_TRANSMIT_WAIT_MS,
+                 ack_timeout_ms=N.ACK_TIMEOUT_MS):
         self.transport = transport
         self.handler = handler
         self.open_sink = open_sink
         self.log = log
         fit = O.size_to_szx(max(16, transport.max_datagram - _BLOCK_OVERHEAD))
         self.max_szx = min(max_szx, fit)
-        self.ml = MessageLayer(rand)
+        self.ml = MessageLayer(rand, ack_timeout_ms=ack_timeout_ms)
         self.observers = ObserveRegistry()
         self.uploads = B.UploadTable(self.max_szx)
         # Block2 bodies of answers to unsafe methods (POST/PUT...), served from here for the

@@ -51,8 +51,12 @@ class Pending:
 
 
 class MessageLayer:
-    def __init__(self, rand=None, dedup_entries=DEDUP_ENTRIES, dedup_bytes=DEDUP_BYTES):
+    def __init__(self, rand=None, dedup_entries=DEDUP_ENTRIES, dedup_bytes=DEDUP_BYTES,
+                 ack_timeout_ms=N.ACK_TIMEOUT_MS):
         self._rand = rand or _default_rand
+        # RFC 7252 §4.8.1 lets a deployment raise ACK_TIMEOUT (slow NB-IoT links); the
+        # default comes from numbers.py, the one place the parameters live.
+        self.ack_timeout_ms = ack_timeout_ms
         self._mid = self._rand(0x10000)
         self._tok = (self._rand(0x10000) << 16) | self._rand(0x10000)
         self.pending = {}  # mid -> Pending (our CONs)
@@ -81,8 +85,9 @@ class MessageLayer:
     # --- our CONs ---
     def initial_timeout(self):
         # Random in [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR] (RFC 7252 §4.2).
-        span = N.ACK_TIMEOUT_MS * (N.ACK_RANDOM_FACTOR_NUM - N.ACK_RANDOM_FACTOR_DEN) // N.ACK_RANDOM_FACTOR_DEN
-        return N.ACK_TIMEOUT_MS + self._rand(span + 1)
+        base = self.ack_timeout_ms
+        span = base * (N.ACK_RANDOM_FACTOR_NUM - N.ACK_RANDOM_FACTOR_DEN) // N.ACK_RANDOM_FACTOR_DEN
+        return base + self._rand(min(span + 1, 0xFFFF))
 
     def track_con(self, mid, remote, data, ctx, now):
         p = Pending(mid, remote, data, ctx, now, self.initial_timeout())

@@ -59,8 +59,9 @@ class DtlsError(OSError):
             where = " (mbedTLS -0x%04X)" % -code
         else:
             where = " (errno %d)" % code if code else ""
-        super().__init__(code, "DTLS %s failed%s: %s%s" % (
-            step, "" if peer is None else " with %s" % peer, detail, where))
+        what = "handshake timed out" if step == STEP_TIMEOUT else step + " failed"
+        super().__init__(code, "DTLS %s%s: %s%s" % (
+            what, "" if peer is None else " with %s" % peer, detail, where))
         self.step = step
         self.code = code
         self.detail = detail

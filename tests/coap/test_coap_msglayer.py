@@ -26,6 +26,11 @@ def test_initial_timeout_between_ack_timeout_and_random_factor():
     assert _ml(10 ** 6).initial_timeout() == 3000
 
 
+def test_ack_timeout_raised_for_slow_links():
+    ml = MessageLayer(rand=lambda n: n - 1, ack_timeout_ms=10000)
+    assert ml.initial_timeout() == 15000
+
+
 def test_con_retransmission_exponential_backoff_then_give_up():
     ml = _ml(0)
     ml.track_con(7, "peer", b"x", "ctx", now=0)
