@@ -45,6 +45,13 @@ def _args(argv):
     return opts
 
 
+def _mem(what):
+    import gc
+
+    gc.collect()
+    print("ipa mem %s alloc=%d free=%d" % (what, gc.mem_alloc(), gc.mem_free()))
+
+
 def _read(path):
     with open(path, "rb") as f:
         return f.read()
@@ -84,8 +91,15 @@ async def main(argv):
     from modem.factory import open_dialect
     from modem.uicc import Uicc
 
+    _mem("start")
+    ctx = None
+    if o["ca"] and not o["lwm2m"]:
+        # first, while the heap is in one piece: mbedTLS wants ~40 KB contiguous
+        ctx = esipa_https.make_context(_read(o["ca"]))
+        _mem("tls-context")
     d = await open_dialect(o["dialect"], o["modem"])
     await d.attach(o["apn"], _ATTACH_TIMEOUT_MS)
+    _mem("modem")
     uicc = Uicc(d.at, o["quirks"] or d.UICC_QUIRKS, d)
 
     async def open_channel():
@@ -96,8 +110,7 @@ async def main(argv):
         client, binding = await _lwm2m_binding(o)
     else:
         url = o["eim"] or await _eim_url_from_card(open_channel)
-        ca = _read(o["ca"]) if o["ca"] else None
-        binding = esipa_https.EsipaHttps(url, cadata=ca, server_hostname=o["sni"])
+        binding = esipa_https.EsipaHttps(url, server_hostname=o["sni"], ssl_context=ctx)
     kw = {}
     if o["backoff-min"]:
         kw["backoff_min_ms"] = int(o["backoff-min"])
@@ -108,6 +121,7 @@ async def main(argv):
     cmd_task = asyncio.create_task(_commands(ipad))
     try:
         await ipad.start()
+        _mem("ready")
         print("ipa ready")
         if o["wait-trigger"]:
             await ipad._wake.wait()
@@ -119,6 +133,7 @@ async def main(argv):
         else:
             print("ipa lwm2m messages_tx=%d messages_rx=%d tx=%d rx=%d" % (
                 binding.messages_tx, binding.messages_rx, binding.bytes_tx, binding.bytes_rx))
+        _mem("done")
         print("IPA DONE " + json.dumps([runner._summary(r) for r in results]))
     finally:
         cmd_task.cancel()

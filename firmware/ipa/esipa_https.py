@@ -12,10 +12,11 @@ PEM is converted). mbedTLS 2.28 (MicroPython 1.25) parses DER and NUL-terminated
 refuses certificates with a critical extension it cannot evaluate (e.g. critical
 certificatePolicies as in the RSP PKI), so the anchor and the eIM's chain must avoid those.
 The certificate is always verified (CERT_REQUIRED, host name from the URL or server_hostname);
-`insecure=True` exists for bench runs against plain http only and is refused with https.
+there is no switch to turn that off (plain http:// URLs exist for local tests only).
 
 Failures raise EsipaHttpsError (an OSError, so ipa.runner turns it into EimUnreachable):
-.kind is one of connect / tls / timeout / http / closed / protocol, .status the HTTP status."""
+.kind is one of connect / tls / timeout / http / closed / protocol / memory, .status the HTTP
+status."""
 
 import asyncio
 
@@ -90,6 +91,21 @@ def pem_to_der(data):
     return binascii.a2b_base64("".join(text[a:b].split()))
 
 
+def make_context(cadata):
+    """The client TLS context for an eIM trust anchor (DER or PEM). mbedTLS takes ~40 KB of
+    contiguous heap for it on the Unix port: make it early, while the heap is unfragmented,
+    and keep it (EsipaHttps(ssl_context=...) reuses it for every connection)."""
+    import tls
+
+    ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = tls.CERT_REQUIRED
+    try:
+        ctx.load_verify_locations(pem_to_der(cadata))
+    except ValueError as e:
+        raise EsipaHttpsError("tls", "trust anchor refused by mbedTLS (%s)" % e)
+    return ctx
+
+
 class _BodyStream:
     """The body of one response, read piecewise; the connection stays with EsipaHttps."""
 
@@ -103,12 +119,10 @@ class _BodyStream:
 class EsipaHttps:
     def __init__(self, url, cadata=None, server_hostname=None, timeout_ms=_IO_TIMEOUT_MS,
                  connect_timeout_ms=_CONNECT_TIMEOUT_MS, rx_size=_RX_SIZE, max_body=_MAX_BODY,
-                 insecure=False):
+                 ssl_context=None):
         self.tls, self.host, self.port, self.path = parse_url(url)
-        if self.tls and cadata is None:
+        if self.tls and cadata is None and ssl_context is None:
             raise ValueError("https eIM needs a trust anchor (cadata)")
-        if self.tls and insecure:
-            raise ValueError("certificate verification cannot be turned off for https")
         self.cadata = None if cadata is None else pem_to_der(cadata)
         self.server_hostname = server_hostname or self.host
         self.timeout_ms = timeout_ms
@@ -121,7 +135,7 @@ class EsipaHttps:
         self.resp = http.Response()
         self._r = None
         self._w = None
-        self._ctx = None
+        self._ctx = ssl_context
         # figures for the benchmark and the log
         self.requests = 0
         self.connects = 0
@@ -134,15 +148,11 @@ class EsipaHttps:
 
     def _context(self):
         if self._ctx is None:
-            import tls
-
-            ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-            ctx.verify_mode = tls.CERT_REQUIRED
             try:
-                ctx.load_verify_locations(self.cadata)
-            except ValueError as e:
-                raise EsipaHttpsError("tls", "trust anchor refused by mbedTLS (%s)" % e)
-            self._ctx = ctx
+                self._ctx = make_context(self.cadata)
+            except MemoryError:
+                # no contiguous heap for mbedTLS now: a failed exchange, retried after back-off
+                raise EsipaHttpsError("memory", "no heap for the TLS context")
         return self._ctx
 
     async def _connect(self):

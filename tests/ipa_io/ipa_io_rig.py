@@ -56,14 +56,14 @@ class Rig:
         self.modem_port = int(p.expect(r"modem_sim: tcp 127\.0\.0\.1:(\d+)", 20).group(1))
         return self.modem_port
 
-    def run_ipad(self, *args, polls=2, eim=None, ca=None, timeout=90):
+    def run_ipad(self, *args, polls=2, eim=None, ca=None, timeout=90, heapsize=None):
         """The IPAd on MicroPython until it prints IPA DONE / IPA FAIL; returns the process."""
         argv = ["--modem", "tcp:127.0.0.1:%d" % self.modem_port, "--dialect", "bg95",
                 "--state", self.ipa_state, "--polls", str(polls), "--backoff-min", "200",
                 "--ca", ca or self.root]
         if eim or self.eim_url:
             argv += ["--eim", eim or self.eim_url]
-        dev = harness.start_micropython("ipa", argv + list(args), name="ipad")
+        dev = harness.start_micropython("ipa", argv + list(args), name="ipad", heapsize=heapsize)
         self.processes.append(dev)
         dev.expect(r"^IPA (DONE|FAIL)", timeout)
         return dev
