@@ -36,7 +36,9 @@ class Dialect:
         self.eid = None  # filled in by the IPA (ES10c GetEID); here so identity lives in one place
         self.apn_name = None
         at.on_boot(self._booted)
+        self.rrc_connected = None  # +CSCON (TS 27.007 §10.1.30): radio connected or idle
         at.on_urc("+CEREG", self._urc_cereg)
+        at.on_urc("+CSCON", self._urc_cscon)
         for pfx in self.SIM_URCS:
             at.on_urc(pfx, self._urc_sim)
 
@@ -72,6 +74,10 @@ class Dialect:
             await self.at.cmd("AT+CEREG=5")
         except AtError:
             await self.at.cmd("AT+CEREG=2")
+        try:
+            await self.at.cmd("AT+CSCON=1")
+        except AtError:
+            pass  # optional: only tells when the radio link is up
         await self._init_extra()
         self._ready = True
 
@@ -107,6 +113,9 @@ class Dialect:
         r = atparse.parse_cereg(atparse.split_params(line, 7), False)
         self.reg.update(r)
         self._reg_ev.set()
+
+    def _urc_cscon(self, line):
+        self.rrc_connected = atparse.split_params(line, 7)[0] == 1
 
     def _urc_sim(self, line):
         self._sim_event()

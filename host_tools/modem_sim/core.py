@@ -334,6 +334,7 @@ class SimModem:
             return
         self.network = net
         self._set_stat(1)
+        self.on_registered_rrc()
         self.on_registered()
 
     def on_registered(self):
@@ -436,6 +437,16 @@ class SimModem:
             return ['+COPS: 0,2,"%s",7' % self.network["plmn"]]
         return ['+COPS: (2,"%s","%s","%s",7),,(0-4),(0-2)' % (n["name"], n["name"][:6], n["plmn"])
                 for n in NETWORKS]
+
+    async def at_cscon(self, sep, args):
+        if sep == "=":
+            self.cscon_n = int(args or 0)
+            return []
+        return ["+CSCON: %d,%d" % (getattr(self, "cscon_n", 0), 1 if self.network else 0)]
+
+    def on_registered_rrc(self):
+        if getattr(self, "cscon_n", 0):
+            self.urc("+CSCON: 1")
 
     async def at_cesq(self, sep, args):
         n = self.network

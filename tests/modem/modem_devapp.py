@@ -55,6 +55,7 @@ async def s_basic(d, args):
     obj_connmon.create(reg).update(**c4)
     obj4 = dict((str(rid), reg.get((4, 0, rid))) for rid in (0, 2, 3, 8, 9, 10, 11, 12))
     result({"ip": ip, "identity": ident, "signal": sig, "cell": cell, "connmon": c4, "obj4": obj4,
+            "rrc": d.rrc_connected,
             "stats": d.at.stats()})
 
 

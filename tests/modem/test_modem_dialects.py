@@ -16,7 +16,7 @@ def test_attach_identity_radio_and_object4_values(processes, dialect):
     p = PROFILES[0]
     assert r["ip"] == "10.42.0.133"
     assert r["identity"] == {"imei": "490154203237518", "imsi": p["imsi"], "iccid": p["iccid"], "eid": None}
-    assert r["signal"]["rsrp"] == -81
+    assert r["signal"]["rsrp"] == -81 and r["rrc"] is True  # +CSCON: 1 URC seen
     assert r["cell"] == {"ci": 0x00011B07, "tac": 0x00B7, "mcc": "242", "mnc": "01"}
     c4 = r["connmon"]
     assert c4["bearer"] == 6 and c4["available"] == [6, 7] and c4["rssi"] == -81
