@@ -1,0 +1,5 @@
+"""`micropython -m ops ...`: the device application (ops/device.py)."""
+
+from ops.device import main
+
+main()

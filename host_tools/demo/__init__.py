@@ -1,0 +1,1 @@
+"""`make run`: the whole system on loopback, narrated (see __main__)."""
