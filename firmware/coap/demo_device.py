@@ -5,8 +5,10 @@ host server at the same time, narrating each step on stdout (one line per step).
         [--block 1024] [--serve-seconds 30] [--get /blob] [--put /sink] [--no-client]
         [--tick-ms 1000] [--con-notify] [--host 127.0.0.1 | --host ::1] [--max-block 1024]
 
-Served here:  /hello (text), /stats (endpoint counters), /slow (separate response), /big (generated body of --size bytes, block-wise), /counter
-              (observable, ticks every --tick-ms), /sink (PUT/POST: block-wise upload, counted)
+Served here:  /hello (text), /stats (endpoint counters), /slow (separate response),
+              /big (generated body of --size bytes, block-wise), /counter (observable, ticks
+              every --tick-ms), /counter-log (observable, ~3 KB: notified block-wise),
+              /sink (PUT/POST: block-wise upload, counted), /echo
 Asked of the host (unless --no-client): GET --get block-wise, PUT and POST --put block-wise.
 Bodies follow one pattern, byte i = i % 251, so both sides can check them without storing."""
 
@@ -103,6 +105,16 @@ class DemoResources:
             r = Message(code=N.CONTENT, options=[(N.CONTENT_FORMAT, N.FMT_OCTET_STREAM)])
             r.body_reader = PatternReader(self.size)
             return r
+        if path == "/counter-log":
+            # An observable body larger than one block: notifications carry the first block
+            # and observers fetch the rest (RFC 7959 §3.4).
+            if code != N.GET:
+                raise E.MethodNotAllowed(path)
+            line = ("counter=%d\n" % self.counter).encode()
+            # The ETag lets the observer notice a tick between two blocks (RFC 7959 §2.4).
+            etag = (self.counter & 0xFFFFFFFF).to_bytes(4, "big")
+            return Message(code=N.CONTENT, options=[(N.CONTENT_FORMAT, N.FMT_TEXT), (N.ETAG, etag)],
+                           payload=line * (3000 // len(line)))
         if path == "/counter":
             if code != N.GET:
                 raise E.MethodNotAllowed(path)
@@ -201,7 +213,7 @@ async def main(argv):
     ep = Endpoint(UdpTransport(opts["host"], opts["listen"]), res, open_sink=res.open_sink,
                   max_szx=O.size_to_szx(opts["max_block"]), log=_say).start()
     res.ep = ep
-    _say("listening on %s:%d (/hello /big /counter /sink), block size %d" % (
+    _say("listening on %s:%d (/hello /big /counter /counter-log /sink /slow /echo), block size %d" % (
         opts["host"], opts["listen"], 16 << ep.max_szx))
     try:
         if opts["client"] and opts["server"]:
@@ -215,7 +227,7 @@ async def main(argv):
             await asyncio.sleep_ms(opts["tick"])
             left = max(0, left - opts["tick"]) if left > 0 else left
             res.counter += 1
-            n = ep.notify("/counter", opts["con"])
+            n = ep.notify("/counter", opts["con"]) + ep.notify("/counter-log", opts["con"])
             if n:
                 _say("notify /counter=%d to %d observer(s)" % (res.counter, n))
     finally:

@@ -190,3 +190,29 @@ def test_rfc7959_device_asks_smaller_blocks_aiocoap_follows(processes):
     assert got.code == aiocoap.CONTENT and got.payload == pattern(BODY)
     # One 1024 B block taken whole, then 256 B blocks: 1 + (65536 - 1024) / 256 = 253.
     dev.expect(r"served 0\.03 /sink: %d bytes, 253 blocks$" % BODY, timeout=10)
+
+
+def test_rfc7959_3_4_blockwise_notifications_to_aiocoap(processes):
+    """An observable ~3 KB resource: each notification carries Block2 #0 with Observe, and
+    aiocoap fetches the remaining blocks itself; every assembled notification is whole."""
+    port = harness.free_port()
+    dev = start_device(processes, port, "--no-client", "--tick-ms", 1000)
+    dev.port = port
+
+    async def go(ctx):
+        req = ctx.request(aiocoap.Message(code=aiocoap.GET, uri=_uri(dev, "/counter-log"), observe=0))
+        bodies = [(await req.response).payload]
+        async for note in req.observation:
+            bodies.append(note.payload)
+            if len(bodies) >= 3:
+                break
+        req.observation.cancel()
+        return bodies
+
+    bodies = _run(_with_client(go))
+    values = []
+    for body in bodies:
+        lines = body.decode().split()
+        assert len(body) > 1024 and len(set(lines)) == 1, body[:80]
+        values.append(int(lines[0].split("=")[1]))
+    assert values == sorted(values) and len(set(values)) == 3
