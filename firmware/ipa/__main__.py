@@ -3,6 +3,7 @@
     micropython -m ipa --modem tcp:127.0.0.1:PORT --dialect bg95 --eim https://127.0.0.1:8443 \\
         --ca root.der [--sni NAME] [--state ipa_state.json] [--polls N] [--apn APN]
         [--backoff-min MS] [--backoff-max MS] [--wait-trigger 1]
+        [--initial-eim EIMID,HOST:PORT,EIM_CERT_FILE]   (AddInitialEim at first boot)
     micropython -m ipa --modem ... --lwm2m coap://127.0.0.1:5683 --ep NAME [--send 1] ...
 
 The card is reached through the modem (AT over TCP or a pty: the modem simulator with the
@@ -31,7 +32,7 @@ def _args(argv):
     opts = {"dialect": "bg95", "state": "ipa_state.json", "apn": "iot", "polls": None,
             "quirks": None, "eim": None, "ca": None, "sni": None, "modem": None,
             "backoff-min": None, "backoff-max": None, "lwm2m": None, "ep": None, "send": None,
-            "wait-trigger": None}
+            "wait-trigger": None, "initial-eim": None}
     i = 0
     while i < len(argv):
         key = argv[i]
@@ -105,18 +106,26 @@ async def main(argv):
     async def open_channel():
         return await uicc.open(ISDR_AID)
 
+    configs = []
+    initial_url = None
+    if o["initial-eim"]:
+        eim_id, fqdn, cert = o["initial-eim"].split(",")
+        configs.append(es10b.eim_configuration_data(
+            eim_id, fqdn=fqdn, counter=0,
+            certificate=esipa_https.pem_to_der(_read(cert))))
+        initial_url = "https://" + fqdn
     client = None
     if o["lwm2m"]:
         client, binding = await _lwm2m_binding(o)
     else:
-        url = o["eim"] or await _eim_url_from_card(open_channel)
+        url = o["eim"] or initial_url or await _eim_url_from_card(open_channel)
         binding = esipa_https.EsipaHttps(url, server_hostname=o["sni"], ssl_context=ctx)
     kw = {}
     if o["backoff-min"]:
         kw["backoff_min_ms"] = int(o["backoff-min"])
     if o["backoff-max"]:
         kw["backoff_max_ms"] = int(o["backoff-max"])
-    ipa = procedures.Ipa(IpaState(o["state"]), **kw)
+    ipa = procedures.Ipa(IpaState(o["state"]), eim_configs=configs, **kw)
     ipad = runner.Ipad(ipa, open_channel, binding, sim_refresh_hook(d, print), log=print)
     cmd_task = asyncio.create_task(_commands(ipad))
     try:

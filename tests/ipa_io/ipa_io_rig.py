@@ -21,7 +21,7 @@ OP2 = "8900102000000000025"
 
 
 class Rig:
-    def __init__(self, tmp, processes):
+    def __init__(self, tmp, processes, association_token=1):
         self.tmp = str(tmp)
         self.processes = processes
         base = _pki.make()     # the card signs and trusts with the default test PKI
@@ -37,9 +37,22 @@ class Rig:
         self.core = EimCore(EIM_ID, crypto.load_private_key(os.path.join(self.pki, "eim.key")),
                             Store(self.db))
         self.core.register_euicc(EID, euicc_cert=os.path.join(self.pki, "euicc_%s.pem" % EID),
-                                 association_token=1)
+                                 association_token=association_token)
         self.eim_url = None
         self.modem_port = None
+
+    def card_without_eim(self):
+        """A factory eUICC with no eIM associated (first boot). Make the Rig with
+        association_token=None: AddInitialEim below asks for none."""
+        import json
+
+        from host_tools.euicc_sim.state import State
+
+        st = State(self.card_state, pki=_pki.make())
+        st.data["eims"] = []
+        st.save()
+        with open(self.card_state) as f:
+            assert json.load(f)["eims"] == []
 
     def start_eim(self):
         p = harness.start_python("host_tools.eim", [

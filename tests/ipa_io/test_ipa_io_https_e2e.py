@@ -79,3 +79,25 @@ def test_eim_not_listening_is_a_connect_failure(rig):
     assert _done(dev)[0]["unreachable"] is True
     errs = lines(dev, r"^ipa eim-unreachable (.*)$")
     assert errs and "ESipa HTTPS connect" in errs[0].group(1), dev.output()
+
+
+def test_sgp32_add_initial_eim_at_first_boot_then_psmo(tmp_path, processes):
+    """Init sequence on a factory eUICC: GetEimConfigurationData finds no eIM, AddInitialEim
+    associates ours (its signing certificate, counter 0, its address), and the next poll runs a
+    package that eIM signed."""
+    import os
+
+    rig = Rig(tmp_path, processes, association_token=None)
+    rig.card_without_eim()
+    url = rig.start_eim()
+    rig.start_modem()
+    rig.core.queue(EID, "euiccPackage", {"psmo": [{"op": "enable", "iccid": OP2}]})
+    rig.eim_url = None    # the address comes from the configuration given to AddInitialEim
+    dev = rig.run_ipad("--initial-eim", "test-eim,%s,%s" % (
+        url[len("https://"):], os.path.join(rig.pki, "eim.pem")), polls=1)
+    started = lines(dev, r"^ipa started eid=\w+ (.*)$")[0].group(1)
+    assert "'added': 1" in started, dev.output()
+    polls = _done(dev)
+    assert polls[0]["handled"][0]["results"] == [["enable", 0]], dev.output()
+    assert rig.enabled_iccid() == OP2
+    assert rig.packages()[0]["state"] == "acknowledged"
