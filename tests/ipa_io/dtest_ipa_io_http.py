@@ -5,7 +5,7 @@
 from ipa import http
 from ipa_io_httpkit import chunked, parse
 
-ANSWER = b"\xbf\x4f\x03\x81\x01\x01"   # GetEimPackageResponse: noEimPackageAvailable
+ANSWER = b"\xbf\x4f\x03\x02\x01\x01"   # GetEimPackageResponse: noEimPackageAvailable
 
 
 def _refused(data, field, **kw):

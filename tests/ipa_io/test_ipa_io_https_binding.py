@@ -16,7 +16,7 @@ import ipa_io_tls
 
 APP = os.path.join(os.path.dirname(__file__), "ipa_io_httpsapp.py")
 GET_EIM_PACKAGE = bytes.fromhex("bf4f12" + "5a10" + "89049032123451234512345678901041")
-NO_PACKAGE = bytes.fromhex("bf4f03810101")
+NO_PACKAGE = bytes.fromhex("bf4f03020101")
 ASN1 = b"Content-Type: application/x-gsma-rsp-asn1\r\n"
 
 
