@@ -5,6 +5,7 @@ DtlsClientTransport, steered one command per stdin line, one result line per com
         [--stale-ms N] [--hs-timeout-ms N] [--hs-attempts N]
 
 Commands:  connect | get PATH [BLOCK] | put PATH SIZE [BLOCK] | stats | quit
+Served to the DTLS server over the session: GET /dev/name.
 Bodies follow byte i = i % 251, so the test can check them by digest."""
 
 import sys
@@ -12,6 +13,7 @@ import sys
 import asyncio
 import hashlib
 
+from coap import error as E
 from coap import numbers as N
 from coap.endpoint import Endpoint
 from coap.message import Message
@@ -82,6 +84,15 @@ async def _run(cmd, t, ep, remote):
         _say("unknown command", op)
 
 
+def _serve(req, remote):
+    """What the server may ask of the device over the session: GET /dev/name."""
+    path = req.path_str()
+    _say("served %s %s" % (N.code_str(req.code), path))
+    if req.code == N.GET and path == "/dev/name":
+        return Message(code=N.CONTENT, payload=b"dtls-device")
+    raise E.NotFound(path)
+
+
 async def main(argv):
     host, port, pki = argv[0], int(argv[1]), argv[2]
     o = _opts(argv)
@@ -92,7 +103,7 @@ async def main(argv):
                             server_hostname="localhost", handshake_timeout_ms=o["hs_timeout"],
                             handshake_attempts=o["hs_attempts"], stale_ms=o["stale"],
                             log=lambda s: print(s))
-    ep = Endpoint(t, log=lambda s: print(s)).start()
+    ep = Endpoint(t, _serve, log=lambda s: print(s)).start()
     remote = t.resolve(host, port)
     stdin = asyncio.StreamReader(sys.stdin)
     _say("ready")
