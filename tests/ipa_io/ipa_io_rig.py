@@ -54,10 +54,12 @@ class Rig:
         with open(self.card_state) as f:
             assert json.load(f)["eims"] == []
 
-    def start_eim(self):
+    def start_eim(self, smdp=False):
+        """The eIM's HTTPS server; with smdp, its in-process test SM-DP+ (one default order)."""
+        extra = ["--smdp", "host_tools.eim.smdp_adapter"] if smdp else []
         p = harness.start_python("host_tools.eim", [
-            "serve", "--port", "0", "--pki", self.pki, "--db", self.db, "--eim-id", EIM_ID],
-            name="eim")
+            "serve", "--port", "0", "--pki", self.pki, "--db", self.db, "--eim-id", EIM_ID]
+            + extra, name="eim")
         self.processes.append(p)
         self.eim_url = p.expect(r"listening on (https://[0-9.]+:\d+)", 20).group(1)
         return self.eim_url
@@ -83,6 +85,12 @@ class Rig:
 
     def packages(self):
         return self.core.package_list(EID)
+
+    def profiles(self):
+        from host_tools.euicc_sim.state import State
+
+        st = State(self.card_state, pki=_pki.make())
+        return {p["iccid"]: p["state"] for p in st.data["profiles"]}
 
     def enabled_iccid(self):
         from host_tools.euicc_sim.state import State

@@ -101,3 +101,23 @@ def test_sgp32_add_initial_eim_at_first_boot_then_psmo(tmp_path, processes):
     assert polls[0]["handled"][0]["results"] == [["enable", 0]], dev.output()
     assert rig.enabled_iccid() == OP2
     assert rig.packages()[0]["state"] == "acknowledged"
+
+
+def test_sgp32_indirect_profile_download_bpp_streamed_over_https(tmp_path, processes):
+    """ProfileDownloadTrigger: InitiateAuthentication, AuthenticateClient, GetBoundProfilePackage
+    relayed by the eIM to its SM-DP+; the ~68 KB BPP answer is read from the HTTPS stream piece
+    by piece and split into STORE DATA segments to the card, on one kept-alive connection."""
+    rig = Rig(tmp_path, processes)
+    rig.start_eim(smdp=True)
+    rig.start_modem()
+    pid = rig.core.queue(EID, "profileDownloadTrigger", {"activationCode": "1$127.0.0.1:8443$"})
+    dev = rig.run_ipad(polls=1, timeout=180)
+    done = _done(dev)[0]["handled"][0]
+    assert done["package"] == "profileDownloadTriggerRequest" and done["installed"] is True
+    assert done["segments"] > 60 and done["seqNumber"] in done["acks"]
+    m = lines(dev, r"^ipa https requests=(\d+) connects=(\d+) .* body_rx=(\d+)")[0]
+    assert int(m.group(2)) == 1 and int(m.group(3)) > 64 * 1024
+    profiles = rig.profiles()
+    assert len(profiles) == 3 and list(profiles.values()).count("enabled") == 1
+    row = [p for p in rig.packages() if p["id"] == pid][0]
+    assert row["state"] == "acknowledged" and "profile installed" in row["result"]
