@@ -41,6 +41,9 @@ _BACKOFF_FIRST_MS = const(1000)
 _BACKOFF_MAX_MS = const(60000)
 _RX_MAX = const(1500)
 
+# The suite RFC 7925 §4.4 / LwM2M 1.1 make mandatory for certificate mode.
+CIPHERS_RFC7925_CERT = ["TLS-ECDHE-ECDSA-WITH-AES-128-CCM-8"]
+
 # Steps named in DtlsError.step.
 STEP_SETUP = "setup"  # loading CA/certificate/key into the context
 STEP_SOCKET = "socket"  # resolving and connecting the UDP socket
@@ -68,13 +71,16 @@ class DtlsError(OSError):
         self.peer = peer
 
 
-def make_context(cadata, cert=None, key=None):
+def make_context(cadata, cert=None, key=None, ciphers=None):
     """A DTLS client SSLContext trusting `cadata` (DER or PEM CA certificate), presenting `cert`
-    with `key` (DER or PEM) when given. The context object is one large block (about 40 KB on
-    a libc-backed mbedTLS with HAVEGE compiled in), so make it early, while the heap is whole,
-    and hand it to every transport/re-connection instead of making new ones."""
+    with `key` (DER or PEM) when given, offering only `ciphers` (mbedTLS names, e.g. CCM_8
+    below) when given. The context object is one large block (about 40 KB on a libc-backed
+    mbedTLS with HAVEGE compiled in), so make it early, while the heap is whole, and hand it to
+    every transport/re-connection instead of making new ones."""
     ctx = tls.SSLContext(tls.PROTOCOL_DTLS_CLIENT)
     try:
+        if ciphers:
+            ctx.set_ciphers(ciphers)
         ctx.load_verify_locations(cadata)
         if cert is not None:
             ctx.load_cert_chain(cert, key)
@@ -106,7 +112,7 @@ class DtlsClientTransport(Transport):
 
     def __init__(self, host, port, cadata=None, cert=None, key=None, server_hostname=None,
                  handshake_timeout_ms=10000, handshake_attempts=3, stale_ms=5000, log=None,
-                 context=None):
+                 context=None, ciphers=None):
         self.host = host
         self.port = port
         self.remote = (host, port)
@@ -118,7 +124,7 @@ class DtlsClientTransport(Transport):
         self.last_error = None
         self.stats = {"handshakes": 0, "handshake_failures": 0, "sessions_lost": 0,
                       "tx": 0, "rx": 0, "tx_dropped": 0}
-        self._ctx = context if context is not None else make_context(cadata, cert, key)
+        self._ctx = context if context is not None else make_context(cadata, cert, key, ciphers)
         self._addr = None
         self._family = None
         self._sock = None
@@ -145,6 +151,10 @@ class DtlsClientTransport(Transport):
     @property
     def connected(self):
         return self._ssl is not None
+
+    def cipher(self):
+        """(suite, version) of the current session, None without one."""
+        return self._ssl.cipher() if self._ssl is not None else None
 
     async def connect(self):
         """Set up the session now (bounded attempts); raises DtlsError if it cannot."""

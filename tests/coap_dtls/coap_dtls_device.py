@@ -2,7 +2,7 @@
 DtlsClientTransport, steered one command per stdin line, one result line per command.
 
     micropython -m coap_dtls_device HOST PORT PKI_DIR [--ca ca.der] [--no-client-cert]
-        [--stale-ms N] [--hs-timeout-ms N] [--hs-attempts N]
+        [--stale-ms N] [--hs-timeout-ms N] [--hs-attempts N] [--ciphers NAME,NAME]
 
 Commands:  connect | get PATH [BLOCK] | put PATH SIZE [BLOCK] | stats | quit
 Served to the DTLS server over the session: GET /dev/name.
@@ -32,7 +32,8 @@ def _read(path):
 
 
 def _opts(argv):
-    o = {"ca": "ca.der", "client_cert": True, "stale": 5000, "hs_timeout": 10000, "hs_attempts": 3}
+    o = {"ca": "ca.der", "client_cert": True, "stale": 5000, "hs_timeout": 10000, "hs_attempts": 3,
+         "ciphers": None}
     i = 3
     while i < len(argv):
         a = argv[i]
@@ -50,6 +51,8 @@ def _opts(argv):
             o["hs_timeout"] = int(v)
         elif a == "--hs-attempts":
             o["hs_attempts"] = int(v)
+        elif a == "--ciphers":
+            o["ciphers"] = v.split(",")
     return o
 
 
@@ -62,7 +65,7 @@ async def _run(cmd, t, ep, remote):
     op = words[0]
     if op == "connect":
         await t.connect()
-        _say("connected")
+        _say("connected " + t.cipher()[0])
     elif op == "get":
         msg = Message(N.CON, N.GET)
         msg.set_uri_path(words[1])
@@ -101,7 +104,7 @@ async def main(argv):
         cert, key = _read(pki + "/client.der"), _read(pki + "/client.key.der")
     t = DtlsClientTransport(host, port, _read(pki + "/" + o["ca"]), cert, key,
                             server_hostname="localhost", handshake_timeout_ms=o["hs_timeout"],
-                            handshake_attempts=o["hs_attempts"], stale_ms=o["stale"],
+                            handshake_attempts=o["hs_attempts"], stale_ms=o["stale"], ciphers=o["ciphers"],
                             log=lambda s: print(s))
     ep = Endpoint(t, _serve, log=lambda s: print(s)).start()
     remote = t.resolve(host, port)

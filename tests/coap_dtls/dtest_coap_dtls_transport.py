@@ -124,3 +124,12 @@ async def test_waiters_share_one_handshake_and_its_error():
     peer.close()
     assert results == [STEP_TIMEOUT] * 3, results
     assert t.stats["handshake_failures"] == 1  # one cycle, not three
+
+
+def test_setup_step_named_for_an_unknown_cipher_suite():
+    try:
+        make_context(b"", ciphers=["TLS-NOT-A-SUITE"])
+    except DtlsError as e:
+        assert e.step == STEP_SETUP and e.code < 0, (e.step, e.code)
+        return
+    raise AssertionError("unknown suite accepted")

@@ -28,7 +28,7 @@ def test_dtls_cert_mutual_auth_get_put_blockwise_1024_16k(processes, pki, flavou
     srv = CoapServer(pki, flavour).start()
     try:
         dev = Device(processes, pki, srv.dtls_port)
-        assert dev.run("connect") == "connected"
+        assert dev.run("connect").startswith("connected TLS-ECDHE-ECDSA-")
         assert re.match(r"get /time -> 2\.05 \d+ bytes", dev.run("get /time"))
         assert dev.run("put /dtls-blob %d 1024" % BODY) == "put /dtls-blob %d -> 2.01" % BODY
         got = dev.run("get /dtls-blob 1024")
@@ -37,6 +37,19 @@ def test_dtls_cert_mutual_auth_get_put_blockwise_1024_16k(processes, pki, flavou
         st = dev.stats()
         assert st["handshakes"] == 1 and st["sessions_lost"] == 0
         assert st["tx"] >= 33 and st["rx"] >= 33
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("flavour", ["openssl", "gnutls"])
+def test_dtls_rfc7925_mandatory_suite_aes_128_ccm_8(processes, pki, flavour):
+    """RFC 7925 §4.4 (and LwM2M 1.1 on top of it): certificate mode must support
+    TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8; offered alone, both server stacks accept it."""
+    srv = CoapServer(pki, flavour).start()
+    try:
+        dev = Device(processes, pki, srv.dtls_port, "--ciphers", "TLS-ECDHE-ECDSA-WITH-AES-128-CCM-8")
+        assert dev.run("connect") == "connected TLS-ECDHE-ECDSA-WITH-AES-128-CCM-8"
+        assert dev.run("put /ccm8 2048 512") == "put /ccm8 2048 -> 2.01"
     finally:
         srv.stop()
 

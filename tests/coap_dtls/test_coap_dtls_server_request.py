@@ -21,7 +21,7 @@ def test_dtls_server_request_reaches_device_over_client_session(processes, tmp_p
     processes.append(peer)
     peer.expect(r"^peer: listening on", timeout=10)
     dev = Device(processes, pki, port)
-    assert dev.run("connect") == "connected"
+    assert dev.run("connect").startswith("connected TLS-ECDHE-ECDSA-")
     peer.expect(r"^peer: session up with 127\.0\.0\.1:\d+ ECDHE-ECDSA-", timeout=10)
     got = dev.run("get /time", result=r"^dev: get ")
     assert got == "get /time -> 2.05 14 bytes sha %s" % _sha(b"peer saw /time")
