@@ -36,6 +36,7 @@ _OID_SRV = const(1)
 _SRV_MUTE_SEND = const(23)
 _AUDIT_BACKLOG = const(16)
 _TELEMETRY = ((4, 0, 2), (4, 0, 8))
+_AUDIT_SENT_KEY = "audit_sent"
 
 # OMA object 20 "Event Log" (registry 20.xml), the part used for the audit trail: LogData
 # (4014, opaque; one JSON audit entry) and LogStatus (4013). It belongs in objects/ as
@@ -162,9 +163,15 @@ class Device:
 
         self.transport = ModemTransport(await AtUdpTransport.open(d))
         self._build_lwm2m(Store(state + "/lwm2m"))
-        self.ops = OpsLoop(Store(state + "/ops"), log=self._ops_log,
+        self.ops_store = Store(state + "/ops")
+        self.ops = OpsLoop(self.ops_store, log=self._ops_log,
                            proof_window_s=int(o["proof-window"]),
                            enable_timeout_s=int(o["enable-timeout"]))
+        # Entries a reset kept from going upstream go first, in order.
+        sent = self.ops_store.get_json(_AUDIT_SENT_KEY, 0)
+        for entry in self.ops.ec.record["audit"]:
+            if entry["seq"] > sent:
+                self._report(entry)
         self.ops.report = self._report
         self.ops.context = self._context
         self.ops.on_done = self._done
@@ -367,7 +374,7 @@ class Device:
         return cur == iccid, "enabled after reset: %s" % cur
 
     def _report(self, entry):
-        self._audit.append(json.dumps(entry))
+        self._audit.append((entry["seq"], json.dumps(entry)))
         self._audit_ev.set()
 
     def _done(self, outcome, entry):
@@ -384,12 +391,13 @@ class Device:
         while True:
             self._audit_ev.clear()
             while self._audit and self.tracker.registered():
-                data = self._audit[0]
+                seq, data = self._audit[0]
                 self.registry.set((_OID_EVENT_LOG, 0, _RES_LOG_DATA), data.encode())
                 code = await self._send([(_OID_EVENT_LOG, 0, _RES_LOG_DATA)])
                 if code != _CHANGED:
                     break
                 self._audit.popleft()
+                self.ops_store.put_json(_AUDIT_SENT_KEY, seq)
             try:
                 await asyncio.wait_for_ms(self._audit_ev.wait(), 2000)
             except asyncio.TimeoutError:

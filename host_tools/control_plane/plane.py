@@ -192,8 +192,8 @@ class ControlPlane:
             return False
 
         ok = await self.wait(finished, timeout)
-        entries = [e for e in self.audit(endpoint) if e.get("seq") not in before
-                   and (change[0] is None or e.get("change") in (change[0], None))]
+        entries = [e for e in self.audit(endpoint)
+                   if e.get("seq") not in before and e.get("change") == change[0]]
         outcome = "timeout"
         for e in entries:
             if e.get("step") in OUTCOMES and e.get("change") == change[0]:

@@ -71,6 +71,8 @@ async def scenario(n, run_dir, proof_window, procs):
                run and run.get("result") or "")
         reg = await cp.wait_registered(EP, 30)
         n.step("registration", reg is not None, "location %s" % (reg and reg.location))
+        if not dev.grep(r"lwm2m (registered|updated)"):
+            await asyncio.to_thread(dev.expect, r"lwm2m (registered|updated)", 10)
         res = await cp.server.read(EP, "/3/0")
         n.step("read /3/0", res.code == "2.05", "firmware %s" % (res.values or {}).get("/3/0/3"))
         obs = cp.server.observe(EP, "/4/0/2")

@@ -88,6 +88,9 @@ class Proc:
                 pass
         self._t.join(timeout=2)
 
+    def output(self, last=200):
+        return "\n".join(self.lines[-last:])
+
     def grep(self, pattern):
         rx = re.compile(pattern)
         return [m for m in (rx.search(x) for x in list(self.lines)) if m]
