@@ -35,7 +35,7 @@ from time import ticks_add, ticks_diff, ticks_ms
 
 from coap.transport import Transport
 
-_HS_STEP_MS = const(250)  # longest wait between two handshake steps (mbedTLS timer granularity)
+_HS_STEP_MS = const(250)  # mbedTLS sees its retransmission timer only this often while idle
 _PENDING_MAX = const(4)  # datagrams held while a session is being set up
 _BACKOFF_FIRST_MS = const(1000)
 _BACKOFF_MAX_MS = const(60000)
@@ -77,6 +77,9 @@ def make_context(cadata, cert=None, key=None, ciphers=None):
     below) when given. The context object is one large block (about 40 KB on a libc-backed
     mbedTLS with HAVEGE compiled in), so make it early, while the heap is whole, and hand it to
     every transport/re-connection instead of making new ones."""
+    if not cadata:
+        # A client without a trust anchor could only run unauthenticated: refuse instead.
+        raise DtlsError(STEP_SETUP, 0, "no CA certificate configured")
     ctx = tls.SSLContext(tls.PROTOCOL_DTLS_CLIENT)
     try:
         if ciphers:

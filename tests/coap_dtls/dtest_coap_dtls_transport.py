@@ -126,9 +126,18 @@ async def test_waiters_share_one_handshake_and_its_error():
     assert t.stats["handshake_failures"] == 1  # one cycle, not three
 
 
+def test_setup_refuses_a_context_without_ca():
+    try:
+        DtlsClientTransport("127.0.0.1", 5684)
+    except DtlsError as e:
+        assert e.step == STEP_SETUP and "no CA certificate" in str(e), str(e)
+        return
+    raise AssertionError("transport without a trust anchor")
+
+
 def test_setup_step_named_for_an_unknown_cipher_suite():
     try:
-        make_context(b"", ciphers=["TLS-NOT-A-SUITE"])
+        make_context(b"\x30\x03\x02\x01\x00", ciphers=["TLS-NOT-A-SUITE"])
     except DtlsError as e:
         assert e.step == STEP_SETUP and e.code < 0, (e.step, e.code)
         return
