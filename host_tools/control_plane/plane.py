@@ -48,6 +48,13 @@ class SwitchOutcome:
         self.seconds = seconds
         self.server_events = list(server_events)
 
+    def server_confirmed(self):
+        """What the server saw agrees with a commit: the device registered or updated after
+        the switch was queued, and Sent data other than its audit."""
+        kinds = [e[1] for e in self.server_events]
+        sends = [e for e in self.server_events if e[1] == "send" and e[3] and "/4/" in e[3]]
+        return ("updated" in kinds or "registered" in kinds) and bool(sends)
+
     def steps(self):
         return [e["step"] for e in self.entries]
 
