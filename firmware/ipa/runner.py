@@ -123,10 +123,12 @@ class SwitchingRunner(Runner):
     (the result must travel over the new profile's connectivity), awaits the modem layer's
     REFRESH/re-attach hook and reopens the ISD-R channel."""
 
-    def __init__(self, channel, eim, reopen, refresh=None, log=None, **kw):
+    def __init__(self, channel, eim, reopen, refresh=None, log=None,
+                 refresh_timeout_ms=_REFRESH_TIMEOUT_MS, **kw):
         super().__init__(channel, eim, **kw)
         self.reopen = reopen        # async () -> new channel
         self.refresh = refresh      # async () -> None: returns once attached on the new profile
+        self.refresh_timeout_ms = refresh_timeout_ms
         self.log = log
         self.switches = 0
         self._switched = False
@@ -152,10 +154,11 @@ class SwitchingRunner(Runner):
     async def after_switch(self):
         if self.refresh is not None:
             try:
-                await _wait_ms(self.refresh(), _REFRESH_TIMEOUT_MS)
+                await _wait_ms(self.refresh(), self.refresh_timeout_ms)
             except asyncio.TimeoutError:
+                # Go on: the result may still get through, else the procedure backs off.
                 if self.log:
-                    self.log("ipa refresh-timeout %d ms" % _REFRESH_TIMEOUT_MS)
+                    self.log("ipa refresh-timeout %d ms" % self.refresh_timeout_ms)
         # The eUICC's REFRESH reset the logical channels: open the ISD-R again.
         try:
             await self.channel.close()
@@ -182,13 +185,14 @@ class Ipad:
     run() the loop with the procedures' back-off, woken early by trigger() or an eIM push."""
 
     def __init__(self, ipa, open_channel, binding, refresh=None, log=None,
-                 poll_floor_ms=_POLL_FLOOR_MS):
+                 poll_floor_ms=_POLL_FLOOR_MS, refresh_timeout_ms=_REFRESH_TIMEOUT_MS):
         self.ipa = ipa
         self.open_channel = open_channel
         self.binding = binding
         self.refresh = refresh
         self.log = log or (lambda s: None)
         self.poll_floor_ms = poll_floor_ms
+        self.refresh_timeout_ms = refresh_timeout_ms
         self.runner = None
         self.eid = None
         self.polls = 0
@@ -200,7 +204,7 @@ class Ipad:
     async def start(self):
         ch = await self.open_channel()
         self.runner = SwitchingRunner(ch, self.binding, self.open_channel, self.refresh,
-                                      self.log, sd=self.ipa.sd)
+                                      self.log, self.refresh_timeout_ms, sd=self.ipa.sd)
         out = await self.run_procedure(self.ipa.startup())
         self.eid = await self.run_procedure(self._eid_proc())
         set_eid = getattr(self.binding, "set_eid", None)

@@ -175,6 +175,23 @@ async def _test_sgp32_eim_push_transfer_package_over_3443(tmp_path):
     await rig.relay.close()
 
 
+async def _test_refresh_signal_lost_runner_times_out_reopens_and_reports(tmp_path):
+    rig = _Rig(tmp_path)
+
+    async def never():
+        await asyncio.sleep(30)
+
+    rig.ipad.refresh = never
+    rig.ipad.refresh_timeout_ms = 100
+    await rig.start()
+    rig.core.queue(EID, "euiccPackage", {"psmo": [{"op": "enable", "iccid": OP2}]})
+    r = await asyncio.wait_for(rig.ipad.poll(), 20)
+    assert r["handled"][0]["results"] == [("enable", 0)]
+    assert "ipa refresh-timeout 100 ms" in rig.log and "ipa refreshed channel reopened" in rig.log
+    assert rig.core.package_list(EID)[0]["state"] == "acknowledged"
+    await rig.relay.close()
+
+
 async def _test_3443_no_answer_is_eim_unreachable_with_backoff(tmp_path):
     rig = _Rig(tmp_path)
     await rig.ipad.start()      # no relay attached: nobody collects /3443/0/3
@@ -219,3 +236,7 @@ def test_3443_no_answer_is_eim_unreachable_with_backoff(tmp_path):
 
 def test_3443_state_busy_while_procedure_works_on_card(tmp_path):
     asyncio.run(_test_3443_state_busy_while_procedure_works_on_card(tmp_path))
+
+
+def test_refresh_signal_lost_runner_times_out_reopens_and_reports(tmp_path):
+    asyncio.run(_test_refresh_signal_lost_runner_times_out_reopens_and_reports(tmp_path))
