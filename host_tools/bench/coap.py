@@ -6,6 +6,8 @@
   - bytes on the wire of typical LwM2M-shaped messages: ours vs. the minimal encoding vs. aiocoap
   - block-wise GET throughput of the MicroPython client divided by aiocoap's own client, same
     aiocoap server, same run
+  - with the frozen image: RAM the imports take, and the smallest heap in which the demo
+    serves 256 KB block-wise to libcoap
 
     python -m host_tools.bench coap
 
@@ -250,6 +252,40 @@ def _serve_figures(libdir, script, size):
         dev.wait(timeout=5)
 
 
+def _frozen_smallest_heap(size=262144):
+    """Smallest -X heapsize at which the demo, run from the frozen image, serves `size` bytes
+    block-wise to libcoap's client with no error counted. None if the image lacks coap.endpoint."""
+    env = dict(os.environ, MICROPYPATH=".frozen")
+    probe = subprocess.run([MPY, "-c", "import gc; gc.collect(); a = gc.mem_alloc(); import coap.demo_device; "
+                            "gc.collect(); print(gc.mem_alloc() - a)"], capture_output=True, text=True, env=env,
+                           cwd=ROOT, timeout=20)
+    if probe.returncode != 0:
+        return None, None
+    client = "/usr/bin/coap-client-notls"
+    for kb in (40, 48, 56, 64, 80, 96, 128):
+        port = _free_port()
+        dev = subprocess.Popen([MPY, "-X", "heapsize=%dK" % kb, "-m", "coap.demo_device", "--no-client", "--listen",
+                                str(port), "--size", str(size), "--tick-ms", "100000"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT, start_new_session=True)
+        try:
+            if "listening" not in dev.stdout.readline():
+                continue
+            uri = "coap://127.0.0.1:%d" % port
+            with tempfile.TemporaryDirectory() as tmp:
+                out = os.path.join(tmp, "big")
+                subprocess.run([client, "-B", "20", "-o", out, uri + "/big"], capture_output=True, timeout=40)
+                got = os.path.getsize(out) if os.path.exists(out) else 0
+            stats = subprocess.run([client, "-B", "5", uri + "/stats"], capture_output=True, timeout=20).stdout
+            if got == size and b" errors=0 " in stats:
+                return kb, int(probe.stdout.strip())
+        except subprocess.TimeoutExpired:
+            pass
+        finally:
+            dev.kill()
+            dev.wait(timeout=5)
+    return None, int(probe.stdout.strip())
+
+
 def _wire_sizes():
     import aiocoap
 
@@ -330,6 +366,14 @@ def main(argv=None):
             for size in (65536, 262144):
                 for mode, r in _serve_figures(tmp, script, size).items():
                     print("  served %-3s %6d B: peak over idle %5d B" % (mode, size, r))
+            print("\n[heap] frozen image (build/bin/micropython as last built; current after `make`)")
+            kb, mods = _frozen_smallest_heap()
+            if mods is None:
+                print("  coap is not frozen into this build: skipped")
+            else:
+                print("  demo_device import (frozen code, RAM for module dicts/classes): %d B" % mods)
+                print("  smallest heap serving 256 KB block-wise to coap-client-notls: %s"
+                      % ("%d KB" % kb if kb else "none of 40..128 KB"))
             print("\n[wire] bytes per message")
             _wire_sizes()
             print("\n[speed] block-wise GET 256 KB, 1024 B blocks, from one aiocoap server")
