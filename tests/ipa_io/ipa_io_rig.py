@@ -40,6 +40,7 @@ class Rig:
                                  association_token=association_token)
         self.eim_url = None
         self.modem_port = None
+        self.dialect = "bg95"
 
     def card_without_eim(self):
         """A factory eUICC with no eIM associated (first boot). Make the Rig with
@@ -65,6 +66,7 @@ class Rig:
         return self.eim_url
 
     def start_modem(self, dialect="bg95"):
+        self.dialect = dialect
         p = harness.start_python("host_tools.modem_sim", [
             "--dialect", dialect, "--tcp", "0", "--euicc-state", self.card_state], name="modem")
         self.processes.append(p)
@@ -73,7 +75,7 @@ class Rig:
 
     def run_ipad(self, *args, polls=2, eim=None, ca=None, timeout=90, heapsize=None):
         """The IPAd on MicroPython until it prints IPA DONE / IPA FAIL; returns the process."""
-        argv = ["--modem", "tcp:127.0.0.1:%d" % self.modem_port, "--dialect", "bg95",
+        argv = ["--modem", "tcp:127.0.0.1:%d" % self.modem_port, "--dialect", self.dialect,
                 "--state", self.ipa_state, "--polls", str(polls), "--backoff-min", "200",
                 "--ca", ca or self.root]
         if eim or self.eim_url:

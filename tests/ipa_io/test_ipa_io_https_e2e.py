@@ -121,3 +121,20 @@ def test_sgp32_indirect_profile_download_bpp_streamed_over_https(tmp_path, proce
     assert len(profiles) == 3 and list(profiles.values()).count("enabled") == 1
     row = [p for p in rig.packages() if p["id"] == pid][0]
     assert row["state"] == "acknowledged" and "profile installed" in row["result"]
+
+
+@pytest.mark.parametrize("dialect", ["nrf91_slm", "sim7080", "sara_r5"])
+def test_psmo_enable_channel_reopened_after_refresh_on_each_modem_dialect(tmp_path, processes,
+                                                                          dialect):
+    """The same enable through the other dialects' UICC paths (nRF91 +CGLA falling back to
+    +CSIM, SIM7080 bare +CCHO, SARA-R5 +CSIM with MANAGE CHANNEL): the ISD-R is reopened after
+    the REFRESH and the result reaches the eIM."""
+    rig = Rig(tmp_path, processes)
+    rig.start_eim()
+    rig.start_modem(dialect)
+    pid = rig.core.queue(EID, "euiccPackage", {"psmo": [{"op": "enable", "iccid": OP2}]})
+    dev = rig.run_ipad(polls=1)
+    assert _done(dev)[0]["handled"][0]["results"] == [["enable", 0]], dev.output()
+    assert lines(dev, r"^ipa refreshed channel reopened")
+    assert rig.enabled_iccid() == OP2
+    assert [p for p in rig.packages() if p["id"] == pid][0]["state"] == "acknowledged"
