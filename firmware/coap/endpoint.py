@@ -41,6 +41,9 @@ TIMER_TICK_MS = const(200)
 _BLOCK_OVERHEAD = const(128)
 # Responses to GET/FETCH larger than this are not copied into the duplicate cache.
 _CACHE_COPY_MAX = const(256)
+# Back-off bounds for a transport whose recvfrom keeps failing.
+_RX_PAUSE_MIN_MS = const(50)
+_RX_PAUSE_MAX_MS = const(2000)
 # Concurrent handler/notification tasks allowed (a bound, so a flood cannot exhaust the heap).
 TASKS_MAX = const(8)
 
@@ -176,6 +179,7 @@ class Endpoint:
 
     # ---------------------------------------------------------------- receiving
     async def _rx_loop(self):
+        pause = _RX_PAUSE_MIN_MS
         while not self._closing:
             try:
                 n, remote = await self.transport.recvfrom(self._rx)
@@ -185,9 +189,13 @@ class Endpoint:
                 if self._closing:
                     return
                 self.stats["errors"] += 1
-                self._log("coap: recv failed:", repr(e))
-                await _sleep_ms(50)
+                if pause == _RX_PAUSE_MIN_MS:
+                    self._log("coap: recv failed:", repr(e))
+                # A link that stays broken is retried ever more slowly, not spun on.
+                await _sleep_ms(pause)
+                pause = min(pause * 2, _RX_PAUSE_MAX_MS)
                 continue
+            pause = _RX_PAUSE_MIN_MS
             self.stats["rx"] += 1
             try:
                 self._on_datagram(n, remote)

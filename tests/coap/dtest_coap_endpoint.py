@@ -226,3 +226,33 @@ async def test_rfc7641_notification_con_after_24h_without_confirmation():
     assert note.mtype == N.CON and note.token == resp.token
     await client.close()
     await server.close()
+
+
+async def test_failing_transport_is_retried_with_backoff_not_spun():
+    import time
+
+    stamps = []
+
+    class Broken:
+        max_datagram = 1280
+
+        async def recvfrom(self, buf):
+            stamps.append(time.ticks_ms())
+            raise OSError(5)
+
+        def sendto(self, data, remote):
+            pass
+
+        def close(self):
+            pass
+
+    ep = Endpoint(Broken()).start()
+    for _ in range(100):  # bounded wait for five attempts
+        if len(stamps) >= 5:
+            break
+        await asyncio.sleep_ms(50)
+    await ep.close()
+    gaps = [time.ticks_diff(b, a) for a, b in zip(stamps, stamps[1:5])]
+    # Sleeps never end early, so the doubling pauses are lower bounds: 50, 100, 200, 400 ms.
+    assert all(g >= 49 * (1 << i) for i, g in enumerate(gaps)), gaps
+    assert ep.stats["errors"] >= 5
