@@ -78,7 +78,7 @@ def parse_url(url):
 
 def pem_to_der(data):
     """The first certificate of a PEM text as DER; DER input is returned unchanged."""
-    if data[:1] == b"0" or data[:1] == b"\x30":
+    if data[:1] == b"\x30":    # a DER SEQUENCE (PEM text starts with "-----")
         return bytes(data)
     import binascii
 
