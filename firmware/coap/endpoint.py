@@ -368,8 +368,10 @@ class Endpoint:
             msg.remove_option(N.SIZE1)
             msg.payload = b""
         else:
-            if body_sink is not None and szx < N.BLOCK_SZX_MAX and msg.code in (N.GET, N.FETCH):
-                msg.set_option(N.BLOCK2, O.block_encode(0, False, szx))  # early negotiation
+            if szx < N.BLOCK_SZX_MAX and msg.code in (N.GET, N.FETCH) and msg.opt(N.BLOCK2) is None:
+                # Early negotiation (RFC 7959 §2.4): a server would otherwise pick its own size,
+                # which may not fit a small-datagram transport (socket over AT) or our buffers.
+                msg.set_option(N.BLOCK2, O.block_encode(0, False, szx))
             resp = await self._exchange(remote, msg)
         if resp.opt(N.BLOCK2) is not None and N.code_class(resp.code) == 2:
             sink = body_sink if body_sink is not None else B.BufferSink(max_body)

@@ -256,3 +256,18 @@ async def test_failing_transport_is_retried_with_backoff_not_spun():
     # Sleeps never end early, so the doubling pauses are lower bounds: 50, 100, 200, 400 ms.
     assert all(g >= 49 * (1 << i) for i, g in enumerate(gaps)), gaps
     assert ep.stats["errors"] >= 5
+
+
+async def test_small_datagram_transport_negotiates_block2_early():
+    # A client on a 600-byte transport (socket over AT) asks for 256 B blocks up front, so the
+    # server never sends a datagram the client could not take (RFC 7959 §2.4).
+    a, b = pair()
+    b.max_datagram = 600
+    server = Endpoint(a, lambda req, remote: Message(code=N.CONTENT, payload=bytes(range(250)) * 8)).start()
+    client = Endpoint(b).start()
+    assert client.max_szx == 4
+    resp = await client.request("A", Message(code=N.GET).set_uri_path("/x"))
+    assert resp.code == N.CONTENT and resp.payload == bytes(range(250)) * 8
+    assert max(len(d) for d in a.sent) <= 600
+    await client.close()
+    await server.close()
