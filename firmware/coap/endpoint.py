@@ -205,8 +205,12 @@ class Endpoint:
 
     def _on_datagram(self, n, remote):
         if n > len(self._rx) - 1:
+            # Truncated by our buffer: unparsable by definition, but say why, since the peer's
+            # retransmissions will end in a timeout that would otherwise look like loss.
             self.stats["bad"] += 1
-            return  # truncated by our buffer: unparsable by definition
+            self._log("coap: datagram over %d bytes from %s dropped" % (
+                len(self._rx) - 1, self.transport.describe(remote)))
+            return
         try:
             msg = Message.decode(self._rx, n)
         except DecodeError as e:
