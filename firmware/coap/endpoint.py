@@ -125,6 +125,10 @@ class Endpoint:
     def resolve(self, host, port):
         return self.transport.resolve(host, port)
 
+    def _peer(self, remote):
+        describe = getattr(self.transport, "describe", None)
+        return describe(remote) if describe is not None else repr(remote)
+
     def _log(self, *args):
         if self.log:
             try:
@@ -209,7 +213,7 @@ class Endpoint:
             # retransmissions will end in a timeout that would otherwise look like loss.
             self.stats["bad"] += 1
             self._log("coap: datagram over %d bytes from %s dropped" % (
-                len(self._rx) - 1, self.transport.describe(remote)))
+                len(self._rx) - 1, self._peer(remote)))
             return
         try:
             msg = Message.decode(self._rx, n)
@@ -290,7 +294,7 @@ class Endpoint:
         if isinstance(ctx, _Exchange):
             ctx.finish(error=E.ResetReceived("RST to MID %d" % pending.mid))
         elif ctx is not None:
-            self._log("coap: observer", self.transport.describe(ctx.remote), ctx.key, "reset")
+            self._log("coap: observer", self._peer(ctx.remote), ctx.key, "reset")
             self._drop_observer(ctx, "reset")
 
     def _on_response(self, msg, remote):
@@ -484,7 +488,7 @@ class Endpoint:
         if ob == 1:
             obs = self.observers.find(remote, req.token)
             if obs is not None:
-                self._log("coap: observer", self.transport.describe(remote), obs.key, "deregistered")
+                self._log("coap: observer", self._peer(remote), obs.key, "deregistered")
                 self._drop_observer(obs, "deregistered")
             resp.remove_option(N.OBSERVE)
         elif ob == 0 and resp.code == N.CONTENT and not _block_num(req):
@@ -494,7 +498,7 @@ class Endpoint:
                 obs = self.observers.register(remote, req.token, key, req, ticks_ms())
                 # Later handler runs for this request build notifications; say so.
                 req.is_notification = True
-                self._log("coap: observer", self.transport.describe(remote), key,
+                self._log("coap: observer", self._peer(remote), key,
                           "registered" if obs else "refused (registry full)")
             resp.set_option(N.OBSERVE, self.observers.next_seq(obs) if obs else None)
         else:
