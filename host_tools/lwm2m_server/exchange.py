@@ -127,6 +127,47 @@ async def exchange(ctx, msg, timeout, endpoint, operation, path, blockwise=True)
     return req, resp
 
 
+async def complete_block2(ctx, request, first, timeout, endpoint, operation, path):
+    """RFC 7959 §3.4: a response (or notification) that carries Block2 with M=1 holds only its
+    first block; fetch the rest with the same request, Observe removed and Block2 NUM counting
+    up at the size the client chose, and -> one message with the whole payload. A FETCH repeats
+    its body (RFC 8132 §2.3.2). Done here rather than by aiocoap's block-wise layer so the
+    observation keeps the token its explicit cancel reuses."""
+    block2 = first.opt.block2
+    if block2 is None or not block2.more:
+        return first
+    if block2.block_number != 0:
+        raise OperationError(endpoint, operation, path,
+                             "first block of the answer is Block2 NUM %d" % block2.block_number)
+    szx = block2.size_exponent
+    payload = bytearray(first.payload)
+    etag = first.opt.etag
+    last = first
+    while last.opt.block2 is not None and last.opt.block2.more:
+        size = last.opt.block2.size
+        if len(last.payload) != size:
+            raise OperationError(endpoint, operation, path, "block %d of %d bytes, Block2 says %d"
+                                 % (last.opt.block2.block_number, len(last.payload), size))
+        num = len(payload) >> (szx + 4)
+        msg = request.copy(payload=request.payload if request.code == Code.FETCH else b"",
+                           mid=None, token=None, remote=first.remote, observe=None, block1=None,
+                           block2=(num, False, szx))
+        _, last = await exchange(ctx, msg, timeout, endpoint, operation, path, blockwise=False)
+        if not last.code.is_successful():
+            raise OperationError(endpoint, operation, path, "Block2 NUM %d answered %s"
+                                 % (num, last.code.dotted))
+        got = last.opt.block2
+        if got is None or got.start != len(payload):
+            raise OperationError(endpoint, operation, path, "asked Block2 NUM %d, got %s"
+                                 % (num, None if got is None else tuple(got)))
+        if last.opt.etag != etag:
+            # the representation changed between blocks: the parts do not make one value
+            raise OperationError(endpoint, operation, path, "ETag changed at Block2 NUM %d" % num)
+        szx = got.size_exponent
+        payload += last.payload
+    return first.copy(payload=bytes(payload), block2=None)
+
+
 async def request_with_token(ctx, msg, token):
     """Send `msg` with a chosen token (RFC 7641 §3.6 explicit deregistration reuses the
     observation's token, which aiocoap's token manager would otherwise pick itself)."""

@@ -9,8 +9,8 @@ import time
 from aiocoap.numbers.codes import Code
 
 from . import codecs, numbers, paths, registry
-from .exchange import (OperationError, Result, Site, bind, exchange, local_port, log,
-                       make_request, request_with_token, response)
+from .exchange import (OperationError, Result, Site, bind, complete_block2, exchange, local_port,
+                       log, make_request, request_with_token, response)
 from .store import Store
 
 _OBSERVE_QUEUE = 256
@@ -468,8 +468,10 @@ class Observation:
             async def job():
                 msg = client.request(code, self.path, payload, req_cf, self.accept, (), 0)
                 self._msg = msg
-                return await exchange(server.ctx, msg, timeout, self.endpoint, operation, self.path,
-                                      blockwise=False)
+                req, resp = await exchange(server.ctx, msg, timeout, self.endpoint, operation,
+                                           self.path, blockwise=False)
+                return req, await complete_block2(server.ctx, msg, resp, timeout, self.endpoint,
+                                                  operation, self.path)
 
             req, resp = await server._submit(client, job)
         except asyncio.CancelledError:
@@ -495,6 +497,14 @@ class Observation:
     async def _read(self, coap_obs):
         try:
             async for msg in coap_obs:
+                try:
+                    msg = await complete_block2(self.server.ctx, self._msg, msg, self.server.timeout,
+                                                self.endpoint, "notify", self.path)
+                except OperationError as exc:
+                    # one notification lost its later blocks; the relation itself still holds
+                    log.info("notification %s %s dropped: %s", self.endpoint, self.path, exc.reason)
+                    self.server.store.audit(self.endpoint, "notify", ",".join(self.paths), "", exc.reason)
+                    continue
                 result = Result.from_message(msg, self.path, self.server.types)
                 self.server.store.add_notification(self.endpoint, ",".join(self.paths),
                                                    result.content_format, result.payload,

@@ -21,6 +21,30 @@ class _Res(resource.ObservableResource):
         return len(self._observations)
 
 
+class _BlockRes(_Res):
+    """A resource that does its own Block2 (RFC 7959) at 2**(szx+4) bytes, as a constrained
+    client does, so every block request reaches the handler and is recorded."""
+
+    def __init__(self, device, path, szx):
+        super().__init__(device, path)
+        self.szx = szx
+
+    async def needs_blockwise_assembly(self, request):
+        return False
+
+    async def render(self, request):
+        msg = self.device._handle(self.path, request)
+        size = 1 << (self.szx + 4)
+        asked = request.opt.block2
+        if len(msg.payload) <= size and asked is None:
+            return msg
+        num = asked.block_number if asked is not None else 0
+        whole = msg.payload
+        msg.payload = whole[num * size:(num + 1) * size]
+        msg.opt.block2 = (num, (num + 1) * size < len(whole), self.szx)
+        return msg
+
+
 class FakeDevice:
     """`answers[(method, path)]` is (code, payload, content_format) or a callable(request) ->
     Message; method names are aiocoap's ("GET", "PUT", "POST", "DELETE", "FETCH", "iPATCH")."""
@@ -47,9 +71,10 @@ class FakeDevice:
         self.port = mman.message_interface.transport.get_extra_info("socket").getsockname()[1]
         return self
 
-    def add_resource(self, path):
+    def add_resource(self, path, block_szx=None):
+        """block_szx: serve Block2 in the handler itself at that size exponent (see _BlockRes)."""
         parts = tuple(p for p in path.split("/") if p)
-        res = _Res(self, path)
+        res = _Res(self, path) if block_szx is None else _BlockRes(self, path, block_szx)
         self._resources[path] = res
         self._site.add_resource(parts, res)
         return res
