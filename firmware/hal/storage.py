@@ -10,6 +10,9 @@ names and returns the valid copy with the highest sequence number, so a torn or 
 falls back to the previous good copy. `fs` (default: os) provides open/rename/remove/stat/listdir/
 mkdir and optional sync, so tests can crash the store between any two steps.
 Keys are [A-Za-z0-9_-], at most 32 characters; a record is at most 64 KiB.
+Heap: a copy is validated by its size (stat), header and a CRC taken in 256-byte pieces, so
+get() allocates the chosen record once at its exact length and put() allocates nothing the size
+of the record it replaces.
 """
 
 import binascii
@@ -23,6 +26,7 @@ _HDR = ">4sIII"
 _HDR_LEN = const(16)
 _MAX_KEY = const(32)
 _MAX_RECORD = const(65536)
+_CHUNK = const(256)
 _SUFFIXES = ("", ".tmp", ".bak")
 _KEY_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 
@@ -51,12 +55,13 @@ class _OsFs:
         self.open = open
 
 
-def _crc(data):
+def _crc(data, crc=0):
+    """CRC-32 of `data`, continuing from `crc` (the value over the bytes before it)."""
     if hasattr(binascii, "crc32"):
-        return binascii.crc32(data) & 0xFFFFFFFF
+        return binascii.crc32(data, crc) & 0xFFFFFFFF
     # Ports built without binascii.crc32: the same CRC-32 (IEEE, reflected), bit by bit; records
     # are small and written rarely.
-    crc = 0xFFFFFFFF
+    crc ^= 0xFFFFFFFF
     for b in data:
         crc ^= b
         for _ in range(8):
@@ -70,6 +75,8 @@ class Store:
             fs = _OsFs()
         self.fs = fs
         self.dir = directory.rstrip("/")
+        self._buf = memoryview(bytearray(_CHUNK))
+        self._hdr = bytearray(_HDR_LEN)
         try:
             fs.stat(self.dir)
         except OSError:
@@ -80,33 +87,56 @@ class Store:
             raise StorageError(key, "invalid key")
         return "%s/%s%s" % (self.dir, key, suffix)
 
-    def _load(self, path):
-        """(seq, data) of a valid record file, or None (missing, torn, corrupt)."""
+    def _check(self, path):
+        """(seq, length) of a valid record file, or None (missing, torn, corrupt). Reads it in
+        pieces through one small buffer: a torn or foreign file never costs its size in heap."""
+        buf = self._buf
         try:
+            size = self.fs.stat(path)[6]
+            if size < _HDR_LEN or size > _HDR_LEN + _MAX_RECORD:
+                return None
             with self.fs.open(path, "rb") as f:
-                raw = f.read(_MAX_RECORD + _HDR_LEN + 1)
+                if f.readinto(self._hdr) != _HDR_LEN:
+                    return None
+                magic, seq, length, crc = struct.unpack(_HDR, self._hdr)
+                if magic != _MAGIC or length != size - _HDR_LEN:
+                    return None
+                got, left = 0, length
+                while left > 0:
+                    n = f.readinto(buf)
+                    if not n:
+                        return None
+                    # slicing only the last piece: each memoryview slice is a small allocation
+                    got = _crc(buf if n == _CHUNK and left >= _CHUNK else buf[:min(n, left)], got)
+                    left -= n
         except OSError:
             return None
-        if len(raw) < _HDR_LEN:
-            return None
-        magic, seq, length, crc = struct.unpack(_HDR, raw[:_HDR_LEN])
-        data = raw[_HDR_LEN:]
-        if magic != _MAGIC or length != len(data) or crc != _crc(data):
-            return None
-        return seq, data
+        return (seq, length) if got == crc else None
 
     def _best(self, key):
-        """(seq, data, suffix) of the newest valid copy, or None."""
+        """(seq, length, suffix) of the newest valid copy, or None."""
         best = None
         for suffix in _SUFFIXES:
-            got = self._load(self._path(key, suffix))
+            got = self._check(self._path(key, suffix))
             if got is not None and (best is None or got[0] > best[0]):
                 best = (got[0], got[1], suffix)
         return best
 
     def get(self, key, default=None):
         best = self._best(key)
-        return default if best is None else best[1]
+        if best is None:
+            return default
+        _, length, suffix = best
+        try:
+            with self.fs.open(self._path(key, suffix), "rb") as f:
+                f.seek(_HDR_LEN)
+                data = f.read(length)
+        except OSError as e:
+            raise StorageError(key, "reading %s%s: %s" % (key, suffix, e))
+        if len(data) != length:
+            raise StorageError(key, "%s%s shrank to %d of %d bytes while read"
+                               % (key, suffix, len(data), length))
+        return data
 
     def put(self, key, data):
         data = bytes(data)
@@ -122,7 +152,9 @@ class Store:
             self._remove(final)
             fs.rename(tmp, final)
         with fs.open(tmp, "wb") as f:
-            f.write(struct.pack(_HDR, _MAGIC, seq, len(data), _crc(data)) + data)
+            # header and body as two writes: joining them would copy the record once more
+            f.write(struct.pack(_HDR, _MAGIC, seq, len(data), _crc(data)))
+            f.write(data)
             f.flush()
             fsync = getattr(fs, "fsync", None)
             if fsync is not None and hasattr(f, "fileno"):
@@ -130,7 +162,7 @@ class Store:
         sync = getattr(fs, "sync", None)
         if sync is not None:
             sync()
-        if self._load(final) is not None:
+        if self._check(final) is not None:
             # Keep the last good copy; some filesystems refuse to rename over an existing file.
             self._remove(bak)
             fs.rename(final, bak)
