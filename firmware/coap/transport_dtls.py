@@ -21,7 +21,9 @@ A lost session shows up as close_notify (recv() returns b""), a fatal alert or I
 unreachable (OSError), or silence: a server that restarted discards our records without a
 word. Silence is taken as a lost session when nothing was received for `stale_ms` after the
 first unanswered send; the datagram being sent then is queued and goes out over the new
-session once it is up. Sessions are rebuilt only when there is something to send."""
+session once it is up. Sessions are rebuilt only when there is something to send. The default
+12 s lets CoAP's first two retransmissions (at 2-3 s and 6-9 s) try the old session, so plain
+loss rarely costs a handshake; the third (14-21 s) rebuilds it and the fourth uses the new one."""
 
 from micropython import const
 
@@ -114,7 +116,7 @@ class DtlsClientTransport(Transport):
     max_datagram = 1152  # a 1024-byte block plus CoAP header and options; record fits 1280 MTU
 
     def __init__(self, host, port, cadata=None, cert=None, key=None, server_hostname=None,
-                 handshake_timeout_ms=10000, handshake_attempts=3, stale_ms=5000, log=None,
+                 handshake_timeout_ms=10000, handshake_attempts=3, stale_ms=12000, log=None,
                  context=None, ciphers=None):
         self.host = host
         self.port = port

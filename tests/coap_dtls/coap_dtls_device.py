@@ -32,7 +32,7 @@ def _read(path):
 
 
 def _opts(argv):
-    o = {"ca": "ca.der", "client_cert": True, "stale": 5000, "hs_timeout": 10000, "hs_attempts": 3,
+    o = {"ca": "ca.der", "client_cert": True, "stale": 12000, "hs_timeout": 10000, "hs_attempts": 3,
          "ciphers": None}
     i = 3
     while i < len(argv):
