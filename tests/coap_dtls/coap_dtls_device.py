@@ -3,6 +3,7 @@ DtlsClientTransport, steered one command per stdin line, one result line per com
 
     micropython -m coap_dtls_device HOST PORT PKI_DIR [--ca ca.der] [--no-client-cert]
         [--stale-ms N] [--hs-timeout-ms N] [--hs-attempts N] [--ciphers NAME,NAME]
+        [--server-name NAME]
 
 Commands:  connect | get PATH [BLOCK] | put PATH SIZE [BLOCK] | stats | quit
 Served to the DTLS server over the session: GET /dev/name.
@@ -33,7 +34,7 @@ def _read(path):
 
 def _opts(argv):
     o = {"ca": "ca.der", "client_cert": True, "stale": 12000, "hs_timeout": 10000, "hs_attempts": 3,
-         "ciphers": None}
+         "ciphers": None, "name": "localhost"}
     i = 3
     while i < len(argv):
         a = argv[i]
@@ -51,6 +52,8 @@ def _opts(argv):
             o["hs_timeout"] = int(v)
         elif a == "--hs-attempts":
             o["hs_attempts"] = int(v)
+        elif a == "--server-name":
+            o["name"] = v
         elif a == "--ciphers":
             o["ciphers"] = v.split(",")
     return o
@@ -103,7 +106,7 @@ async def main(argv):
     if o["client_cert"]:
         cert, key = _read(pki + "/client.der"), _read(pki + "/client.key.der")
     t = DtlsClientTransport(host, port, _read(pki + "/" + o["ca"]), cert, key,
-                            server_hostname="localhost", handshake_timeout_ms=o["hs_timeout"],
+                            server_hostname=o["name"], handshake_timeout_ms=o["hs_timeout"],
                             handshake_attempts=o["hs_attempts"], stale_ms=o["stale"], ciphers=o["ciphers"],
                             log=lambda s: print(s))
     ep = Endpoint(t, _serve, log=lambda s: print(s)).start()

@@ -24,45 +24,49 @@ def make_pki(directory):
     return dtls_pki.make(str(directory))
 
 
-def _udp_bound(port):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+def _udp_bound(port, host="127.0.0.1"):
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as s:
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((host, port))
         except OSError:
             return True
         return False
 
 
-def free_port_pair():
+def free_port_pair(host="127.0.0.1"):
     """A port P with P+1 also free: libcoap serves coap on P and coaps on P+1."""
     for _ in range(50):
-        p = harness.free_port()
-        if p < 65535 and not _udp_bound(p + 1):
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind((host, 0))
+            p = s.getsockname()[1]
+        if p < 65535 and not _udp_bound(p + 1, host):
             return p
-    raise RuntimeError("no free UDP port pair on loopback")
+    raise RuntimeError("no free UDP port pair on %s" % host)
 
 
 class CoapServer:
     """coap-server-<tls> -p P: plain CoAP on P, DTLS on P+1 (`.dtls_port`); -d lets PUT create
     resources that GET then returns, block-wise either way."""
 
-    def __init__(self, pki, flavour="openssl", port=None, require_client_cert=True):
+    def __init__(self, pki, flavour="openssl", port=None, require_client_cert=True,
+                 host="127.0.0.1"):
         self.pki = pki
         self.flavour = flavour
-        self.port = port or free_port_pair()
+        self.host = host
+        self.port = port or free_port_pair(host)
         self.dtls_port = self.port + 1
         self.require_client_cert = require_client_cert
         self.proc = None
 
     def start(self, timeout=10.0):
         p = self.pki
-        argv = [SERVERS[self.flavour], "-A", "127.0.0.1", "-p", str(self.port), "-d", "10",
+        argv = [SERVERS[self.flavour], "-A", self.host, "-p", str(self.port), "-d", "10",
                 "-v", "4", "-c", p.path("server.pem"), "-j", p.path("server.key")]
         argv += ["-C", p.path("ca.pem")] if self.require_client_cert else ["-n"]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout
-        while not _udp_bound(self.dtls_port):
+        while not _udp_bound(self.dtls_port, self.host):
             if self.proc.poll() is not None:
                 raise RuntimeError("%s exited with %s" % (argv[0], self.proc.returncode))
             if time.monotonic() > deadline:
@@ -84,9 +88,9 @@ class CoapServer:
 class Device:
     """The MicroPython DTLS client (tests/coap_dtls/coap_dtls_device.py)."""
 
-    def __init__(self, processes, pki, port, *extra, heapsize="256K"):
+    def __init__(self, processes, pki, port, *extra, heapsize="256K", host="127.0.0.1"):
         self.proc = harness.start_micropython(
-            "coap_dtls_device", ["127.0.0.1", port, pki.directory] + [str(a) for a in extra],
+            "coap_dtls_device", [host, port, pki.directory] + [str(a) for a in extra],
             heapsize=heapsize, name="dtls-device", extra_path=[HERE])
         processes.append(self.proc)
         self.proc.expect(r"^dev: ready$", timeout=15)

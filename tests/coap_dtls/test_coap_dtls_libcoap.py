@@ -54,6 +54,17 @@ def test_dtls_rfc7925_mandatory_suite_aes_128_ccm_8(processes, pki, flavour):
         srv.stop()
 
 
+def test_dtls_over_ipv6_loopback(processes, pki):
+    srv = CoapServer(pki, host="::1").start()
+    try:
+        dev = Device(processes, pki, srv.dtls_port, host="::1")
+        assert dev.run("connect").startswith("connected TLS-ECDHE-ECDSA-")
+        assert dev.run("put /v6 3000 1024") == "put /v6 3000 -> 2.01"
+        assert dev.run("get /v6 1024") == "get /v6 -> 2.05 3000 bytes sha %s" % pattern_sha(3000)
+    finally:
+        srv.stop()
+
+
 def test_dtls_first_request_sets_up_the_session(processes, pki, server):
     dev = Device(processes, pki, server.dtls_port)
     assert dev.run("put /lazy 100") == "put /lazy 100 -> 2.01"
@@ -69,6 +80,17 @@ def test_dtls_wrong_ca_fails_handshake_with_verify_error(processes, pki, server)
     assert "(mbedTLS -0x2700)" in err  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
     # A certificate problem is not retried within the cycle.
     assert dev.stats()["handshake_failures"] == 1
+
+
+@pytest.mark.parametrize("name", ["other.example", "127.0.0.1"])
+def test_dtls_server_name_checked_against_certificate(processes, pki, server, name):
+    """RFC 7925 §4.4.1 / RFC 6125: the server certificate must name the server. The test
+    certificate names localhost (CN and DNS SAN) and 127.0.0.1/::1 (IP SANs); mbedTLS 2.28
+    matches DNS names only, so an IP address as server name fails too."""
+    dev = Device(processes, pki, server.dtls_port, "--server-name", name, "--hs-attempts", 1)
+    err = dev.run("connect")
+    assert err.startswith("error DtlsError: ") and "DTLS verify failed" in err, err
+    assert "Common Name (CN) does not match" in err, err
 
 
 def test_dtls_server_requiring_client_cert_rejects_device_without_one(processes, pki, server):
