@@ -55,13 +55,20 @@ from coap.transport_dtls import DtlsClientTransport
 gc.collect()
 mods = gc.mem_alloc() - base
 
+async def mark(phase):
+    # The host switches its byte counters, then lets us go on: no datagram lands in the wrong phase.
+    print("MARK " + phase)
+    await stdin.readline()
+
 async def main(host, port, pki, use_cert, rounds):
     ca = rd(pki + "/ca.der")
     cert = rd(pki + "/client.der") if use_cert else None
     key = rd(pki + "/client.key.der") if use_cert else None
     gc.collect()
     a0 = gc.mem_alloc()
-    t = DtlsClientTransport(host, port, ca, cert, key, server_hostname="localhost", context=early)
+    ciphers = a[6].split(",") if len(a) > 6 and a[6] != "-" else None
+    t = DtlsClientTransport(host, port, ca, cert, key, server_hostname="localhost", context=early,
+                            ciphers=ciphers)
     gc.collect()
     a_ctx = gc.mem_alloc() - a0
     ep = Endpoint(t).start()
@@ -79,15 +86,16 @@ async def main(host, port, pki, use_cert, rounds):
     gc.collect()
     idle = gc.mem_alloc() - a1
     r2 = rss()
-    print("MARK request")
+    suite = t.cipher()[0]
+    await mark("request")
     remote = t.resolve(host, port)
     t0 = time.ticks_ms()
     r = await ep.request(remote, Message(code=N.GET).set_uri_path("/time"))
     get_ms = time.ticks_diff(time.ticks_ms(), t0)
-    print("RESULT mods=%d ctx=%d hs_ms=%d hs_volume=%d idle=%d rss_hs=%d get_ms=%d code=%s" % (
-        mods, a_ctx, hs_ms, volume, idle, r2 - r1, get_ms, N.code_str(r.code)))
+    print("RESULT mods=%d ctx=%d hs_ms=%d hs_volume=%d idle=%d rss_hs=%d get_ms=%d code=%s suite=%s" % (
+        mods, a_ctx, hs_ms, volume, idle, r2 - r1, get_ms, N.code_str(r.code), suite))
     await ep.close()
-    print("MARK rounds")
+    await mark("rounds")
     t = DtlsClientTransport(host, port, server_hostname="localhost", context=t._ctx)
     for i in range(rounds):
         # fresh sessions on one context: handshake time only
@@ -97,6 +105,7 @@ async def main(host, port, pki, use_cert, rounds):
         t.disconnect()
     t.close()
 
+stdin = asyncio.StreamReader(sys.stdin)
 asyncio.run(main(a[0], int(a[1]), a[2], a[3] == "1", int(a[4])))
 '''
 
@@ -197,14 +206,18 @@ def _device(script, port, pki, use_cert, rounds, heapsize="256K", relay=None, ti
     env = dict(os.environ, MICROPYPATH=path)
     argv = [MPY, "-X", "heapsize=%s" % heapsize, script, "127.0.0.1", str(port), pki.directory,
             "1" if use_cert else "0", str(rounds)] + list(extra)
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
     lines = []
     deadline = time.monotonic() + timeout
     for raw in proc.stdout:
         line = raw.decode(errors="replace").rstrip()
         lines.append(line)
-        if line.startswith("MARK ") and relay is not None:
-            relay.mark(line[5:])
+        if line.startswith("MARK "):
+            if relay is not None:
+                relay.mark(line[5:])
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
         if time.monotonic() > deadline:
             proc.kill()
             break
@@ -222,11 +235,12 @@ def _stats(values):
                                                    len(values))
 
 
-def _run_case(script, pki, flavour, mutual):
+def _run_case(script, pki, flavour, mutual, ciphers=None):
     proc, dport = _start_server(flavour, pki, mutual)
     relay = CountingRelay(dport)
     try:
-        rc, lines = _device(script, relay.port, pki, mutual, 5, relay=relay)
+        rc, lines = _device(script, relay.port, pki, mutual, 5, relay=relay,
+                            extra=["late", ciphers or "-"])
     finally:
         relay.close()
         proc.terminate()
@@ -237,7 +251,8 @@ def _run_case(script, pki, flavour, mutual):
         return None
     r = _kv(res[0])
     rounds = [int(_kv(ln)["hs_ms"]) for ln in lines if ln.startswith("ROUND")]
-    label = "%s server, %s" % (flavour, "mutual auth (client cert)" if mutual else "server auth only")
+    label = "%s server, %s, %s" % (flavour, "mutual auth (client cert)" if mutual else "server auth only",
+                                   r.get("suite", "?"))
     print("\n%s" % label)
     print("  handshake time: first %s ms; fresh sessions %s" % (r["hs_ms"], _stats(rounds)))
     for phase in ("handshake", "request", "rounds"):
@@ -284,8 +299,10 @@ def main():
                          capture_output=True, text=True, timeout=10).stdout.strip()
     print("MicroPython %s; P-256 certificates; modules from firmware/ (source)" % ver)
     first = None
-    for flavour, mutual in (("openssl", True), ("gnutls", True), ("openssl", False)):
-        r = _run_case(script, pki, flavour, mutual)
+    cases = (("openssl", True, None), ("gnutls", True, None), ("openssl", False, None),
+             ("openssl", True, "TLS-ECDHE-ECDSA-WITH-AES-128-CCM-8"))
+    for flavour, mutual, ciphers in cases:
+        r = _run_case(script, pki, flavour, mutual, ciphers)
         first = first or r
     if first:
         print("\nMicroPython heap (gc.mem_alloc deltas, bytes; mbedTLS itself allocates from libc here):")
