@@ -1,6 +1,13 @@
 """SGP.26-shaped test PKI (NIST P-256 only): CI root, EUM, eUICC (EID in subject serialNumber),
 SM-DP+ DPauth/DPpb, eIM signing, and TLS server certs for the eIM and SM-DP+ on loopback.
 
+The RSP certificates mark certificatePolicies critical (SGP.22 4.5.2). The HTTPS side is issued
+by its own root (`tls_ca`, no policies) with the role policy NON-critical on the leaves: mbedTLS
+2.28 (the device's TLS in MicroPython 1.25) refuses to parse any certificate whose critical
+certificatePolicies name something other than anyPolicy, so a CI-rooted chain cannot be a
+device's trust anchor. The TLS leaves also name 127.0.0.1 as a DNS SAN because mbedTLS 2.28
+matches the host name against DNS names only.
+
 Files are PEM in one directory, each written once: running `make` again keeps what exists, so the
 PKI is stable across runs and test sessions. NOT a production PKI: keys are unencrypted on disk.
 
@@ -39,8 +46,8 @@ def eid_valid(eid):
     return len(eid) == 32 and eid.isdigit() and int(eid) % 97 == 1
 
 
-def _write_once(path, data):
-    if not os.path.exists(path):
+def _write_once(path, data, replace=False):
+    if replace or not os.path.exists(path):
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -67,10 +74,23 @@ def _name(cn, org="Test RSP", serial=None):
     return x509.Name(attrs)
 
 
+def _issued_by(path, issuer_cert):
+    """The certificate at `path` exists and was signed by `issuer_cert`."""
+    if issuer_cert is None or not os.path.exists(path):
+        return False
+    with open(path, "rb") as f:
+        return cert_verifies(x509.load_pem_x509_certificate(f.read()), issuer_cert)
+
+
 def _issue(directory, name, subject, key, issuer_cert, issuer_key, policy, ca=False,
-           path_len=None, usage="sign", san=None, serial=None):
+           path_len=None, usage="sign", san=None, serial=None, policy_critical=True,
+           replaces=None):
+    """`replaces`: an issuer whose earlier certificate under this name is re-issued (a PKI made
+    before the TLS root existed holds TLS leaves signed by the CI); a certificate another tool
+    wrote over the name (a test's own TLS identity) is left alone."""
     path = os.path.join(directory, name + ".pem")
-    if not os.path.exists(path):
+    stale = _issued_by(path, replaces)
+    if stale or not os.path.exists(path):
         pub = key.public_key()
         issuer = issuer_cert.subject if issuer_cert is not None else subject
         aki_key = issuer_key.public_key()
@@ -78,9 +98,10 @@ def _issue(directory, name, subject, key, issuer_cert, issuer_key, policy, ca=Fa
              .public_key(pub).serial_number(serial or x509.random_serial_number())
              .not_valid_before(_VALID_FROM).not_valid_after(_VALID_TO)
              .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), False)
-             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(aki_key), False)
-             .add_extension(x509.CertificatePolicies(
-                 [x509.PolicyInformation(x509.ObjectIdentifier(policy), None)]), True))
+             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(aki_key), False))
+        if policy is not None:
+            b = b.add_extension(x509.CertificatePolicies(
+                [x509.PolicyInformation(x509.ObjectIdentifier(policy), None)]), policy_critical)
         if ca:
             b = b.add_extension(x509.BasicConstraints(True, path_len), True)
             b = b.add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
@@ -96,7 +117,7 @@ def _issue(directory, name, subject, key, issuer_cert, issuer_key, policy, ca=Fa
         if san:
             b = b.add_extension(x509.SubjectAlternativeName(san), False)
         cert = b.sign(issuer_key, hashes.SHA256())
-        _write_once(path, cert.public_bytes(serialization.Encoding.PEM))
+        _write_once(path, cert.public_bytes(serialization.Encoding.PEM), replace=stale)
     with open(path, "rb") as f:
         return x509.load_pem_x509_certificate(f.read())
 
@@ -170,12 +191,19 @@ class Pki:
         self.dppb = self._leaf("dppb", _name("TEST SM-DP+", "Test SM-DP+"), ROLE_DP_PB, self.ci,
                                san=smdp_oid)
         self.eim = self._leaf("eim", _name("Test eIM", "Test eIM"), ROLE_EIM_TEST, self.ci)
-        loopback = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        tls_key = _key(d, "tls_ca")
+        tls_cert = _issue(d, "tls_ca", _name("Test TLS root", "Test TLS"), tls_key, None, tls_key,
+                          None, ca=True)
+        self.tls_ca = Entity(tls_key, tls_cert, d, "tls_ca")
+        _write_once(os.path.join(d, "tls_ca.der"), self.tls_ca.cert_der)
+        loopback = [x509.DNSName("localhost"), x509.DNSName("127.0.0.1"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                     x509.IPAddress(ipaddress.ip_address("::1"))]
+        tls = {"usage": "tls", "san": loopback, "policy_critical": False, "replaces": ci_cert}
         self.eim_tls = self._leaf("eim_tls", _name("127.0.0.1", "Test eIM"), ROLE_EIM_TEST,
-                                  self.ci, usage="tls", san=loopback)
+                                  self.tls_ca, **tls)
         self.smdp_tls = self._leaf("smdp_tls", _name("127.0.0.1", "Test SM-DP+"), ROLE_DP_TLS,
-                                   self.ci, usage="tls", san=loopback)
+                                   self.tls_ca, **tls)
         self.euicc = self.euicc_for(eid)
 
     def _leaf(self, name, subject, policy, issuer, **kw):
@@ -197,8 +225,13 @@ class Pki:
 
     @property
     def tls_ca_path(self):
-        """PEM file a TLS client trusts to accept the eIM/SM-DP+ servers (the CI root)."""
-        return self.ci.cert_path
+        """PEM file a TLS client trusts to accept the eIM/SM-DP+ servers (the TLS root)."""
+        return self.tls_ca.cert_path
+
+    @property
+    def tls_ca_der(self):
+        """The TLS root as DER: the device's `cadata` (also written as tls_ca.der)."""
+        return self.tls_ca.cert_der
 
 
 def default_dir():

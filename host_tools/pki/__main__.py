@@ -14,7 +14,7 @@ def main(argv=None):
     mk.add_argument("--eid", default=pki.DEFAULT_EID)
     args = ap.parse_args(argv)
     p = pki.make(args.dir, args.eid)
-    for ent in (p.ci, p.eum, p.euicc, p.dpauth, p.dppb, p.eim, p.eim_tls, p.smdp_tls):
+    for ent in (p.ci, p.eum, p.euicc, p.dpauth, p.dppb, p.eim, p.tls_ca, p.eim_tls, p.smdp_tls):
         print("%-40s %s" % (ent.cert_path, ent.cert.subject.rfc4514_string()))
     print("CI SKI %s" % p.ci_ski.hex())
     return 0
