@@ -9,10 +9,11 @@ loop in one asyncio program.
 LwM2M runs over the modem's UDP socket (socket-over-AT); ESipa over HTTPS uses the host's TCP
 stack (as a board with PPP/lwIP would), or object 3443 over LwM2M with --esipa lwm2m.
 One line per event on stdout, prefixed "device:" (the layers' own lines follow as they are).
-stdin: `status`, `fault reregister` (the next attachment registers anew, so the server forgets
+stdin: `status`, `mem`, `fault reregister` (the next attachment registers anew, so the server forgets
 its observations: management context lost), `fault none`, `update`, `quit`."""
 
 import json
+import struct
 import sys
 
 import asyncio
@@ -21,7 +22,7 @@ from collections import deque
 from micropython import const
 
 from hal.clock import default as _clock
-from hal.storage import Store
+from hal import storage as _storage
 from lwm2m import model as M
 from ops import context as CTX
 from ops import entry_change as EC
@@ -35,6 +36,7 @@ _CHANGED = const(0x44)
 _OID_SRV = const(1)
 _SRV_MUTE_SEND = const(23)
 _AUDIT_BACKLOG = const(16)
+_MAX_RECORD = const(65536)
 _TELEMETRY = ((4, 0, 2), (4, 0, 8))
 _AUDIT_SENT_KEY = "audit_sent"
 
@@ -50,6 +52,31 @@ _LOG_FIELDS = (
 )
 
 
+class Store(_storage.Store):
+    """hal.storage.Store that reads a record by the length in its header instead of with one
+    64 KiB read: a heap fragmented by TLS sessions and CoAP buffers seldom has 64 KiB in one
+    piece, and the ops loop persists at every step. (Belongs in hal.storage itself.)"""
+
+    _HDR_SIZE = struct.calcsize(_storage._HDR)
+
+    def _load(self, path):
+        n = self._HDR_SIZE
+        try:
+            with self.fs.open(path, "rb") as f:
+                head = f.read(n)
+                if len(head) < n:
+                    return None
+                magic, seq, length, crc = struct.unpack(_storage._HDR, head)
+                if magic != _storage._MAGIC or length > _MAX_RECORD:
+                    return None
+                data = f.read(length + 1)
+        except OSError:
+            return None
+        if len(data) != length or crc != _storage._crc(data):
+            return None
+        return seq, data
+
+
 def _say(text):
     print("device: " + text)
 
@@ -58,7 +85,7 @@ def parse_args(argv):
     opts = {"modem": None, "dialect": "quectel_bg95", "server": None, "bootstrap": None,
             "ep": None, "eim": None, "ca": None, "state": "ops_state", "esipa": "https",
             "proof-window": "60", "enable-timeout": "60", "poll-ms": "2000,8000",
-            "lifetime": "60", "apn": "iot", "sni": None, "heartbeat": "0"}
+            "lifetime": "60", "apn": "iot", "sni": None}
     i = 0
     while i < len(argv):
         key = argv[i]
@@ -140,6 +167,7 @@ class Device:
         self._audit_ev = asyncio.Event()
         self._stop = asyncio.Event()
         self.tasks = []
+        self.failed = None
 
     # --- bring-up ------------------------------------------------------------------------------
     async def start(self):
@@ -234,14 +262,14 @@ class Device:
                     lifetime=int(o["lifetime"]))
         self._unmute()
         spawn = self._spawn
-        spawn(c.run())
-        spawn(self.ops.run())
-        spawn(self._watch())
-        spawn(self._reporter())
+        spawn(c.run(), "lwm2m")
+        spawn(self.ops.run(), "ops")
+        spawn(self._watch(), "network")
+        spawn(self._reporter(), "audit")
         spawn(self._commands())
         if o["esipa"] == "lwm2m":
             await self._until_registered()
-        spawn(self.ipad.run())
+        spawn(self.ipad.run(), "ipad")
         _say("running esipa=%s ep=%s" % (o["esipa"], o["ep"]))
         await self._stop.wait()
         await self.shutdown()
@@ -250,8 +278,22 @@ class Device:
         while not self.tracker.registered() and not self._stop.is_set():
             await asyncio.sleep_ms(100)
 
-    def _spawn(self, coro):
-        self.tasks.append(asyncio.create_task(coro))
+    def _spawn(self, coro, name=None):
+        """A task of the application; one named is vital: if it dies, the device stops with a
+        non-zero exit (a board would reboot) instead of running on half alive."""
+        self.tasks.append(asyncio.create_task(self._guard(coro, name)))
+
+    async def _guard(self, coro, name):
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - reported, then the device stops
+            sys.print_exception(e)
+            _say("task %s failed: %r" % (name or "helper", e))
+            if name is not None:
+                self.failed = name
+                self._stop.set()
 
     async def shutdown(self):
         self.ipad.stop()
@@ -427,6 +469,11 @@ class Device:
                 _say("fault %s" % self.fault)
             elif cmd == "update":
                 self._reregister()
+            elif cmd == "mem":
+                import gc
+
+                gc.collect()
+                _say("mem alloc=%d free=%d" % (gc.mem_alloc(), gc.mem_free()))
             else:
                 _say("unknown command %s" % cmd)
 
@@ -460,14 +507,21 @@ def main(argv=None):
         print("error:", e)
         sys.exit(2)
 
+    failed = []
+
     async def _main():
         dev = Device(o)
         await dev.start()
         await dev.run()
+        if dev.failed:
+            failed.append(dev.failed)
 
     try:
         asyncio.run(_main())
     except Exception as e:  # noqa: BLE001 - one line for the operator, then a non-zero exit
         sys.print_exception(e)
         _say("FAIL %s: %s" % (type(e).__name__, e))
+        sys.exit(1)
+    if failed:
+        _say("FAIL task %s" % failed[0])
         sys.exit(1)

@@ -109,15 +109,26 @@ def start_modem(run_dir, dialect="bg95", isolate=netsim.ISOLATED_PLMN, echo=None
     return p, port
 
 
+_NAMES = ("import ops.device, ops.loop, ops.facts, ops.context\n"
+          "for m in (ops.device, ops.loop, ops.facts, ops.context, ops.device.Device):\n"
+          "    print(sorted(dir(m)))")
+
+
 def frozen_has_ops():
-    """Whether the built image carries this firmware (ops.device frozen in)."""
-    env = dict(os.environ, MICROPYPATH=".frozen")
-    try:
-        r = subprocess.run([MICROPYTHON, "-c", "import ops.device"], env=env, cwd=ROOT,
-                           capture_output=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return r.returncode == 0
+    """Whether the built image carries this firmware: ops.device frozen in, and the same names
+    in each module as the source tree has (a frozen copy older than the tree would run the
+    demo on stale code; then the source is used)."""
+    out = []
+    for path in (".frozen", os.pathsep.join([os.path.join(ROOT, "firmware"), ".frozen"])):
+        try:
+            r = subprocess.run([MICROPYTHON, "-c", _NAMES], env=dict(os.environ, MICROPYPATH=path),
+                               cwd=ROOT, capture_output=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        if r.returncode != 0:
+            return False
+        out.append(r.stdout)
+    return out[0] == out[1]
 
 
 def start_device(cp, run_dir, modem_port, ep, esipa="https", proof_window=15, frozen=False,
