@@ -42,6 +42,7 @@ _PENDING_MAX = const(4)  # datagrams held while a session is being set up
 _BACKOFF_FIRST_MS = const(1000)
 _BACKOFF_MAX_MS = const(60000)
 _RX_MAX = const(1500)
+_ERR_X509_FATAL = const(-0x3000)  # MBEDTLS_ERR_X509_FATAL_ERROR
 
 # The suite RFC 7925 §4.4 / LwM2M 1.1 make mandatory for certificate mode.
 CIPHERS_RFC7925_CERT = ["TLS-ECDHE-ECDSA-WITH-AES-128-CCM-8"]
@@ -73,26 +74,52 @@ class DtlsError(OSError):
         self.peer = peer
 
 
-def make_context(cadata, cert=None, key=None, ciphers=None):
-    """A DTLS client SSLContext trusting `cadata` (DER or PEM CA certificate), presenting `cert`
-    with `key` (DER or PEM) when given, offering only `ciphers` (mbedTLS names, e.g. CCM_8
-    below) when given. The context object is one large block (about 40 KB on a libc-backed
-    mbedTLS with HAVEGE compiled in), so make it early, while the heap is whole, and hand it to
-    every transport/re-connection instead of making new ones."""
-    if not cadata:
+def make_context(cadata=None, cert=None, key=None, ciphers=None, pinned=None):
+    """A DTLS client SSLContext presenting `cert` with `key` (DER or PEM) when given, offering
+    only `ciphers` (mbedTLS names, e.g. CIPHERS_RFC7925_CERT) when given, and trusting the
+    server by one of (LwM2M 1.1 Security object, Certificate Usage /0/x/15):
+        cadata only           the server's chain must verify against this CA (usage 0, "CA
+                              constraint", with the CA as trust anchor)
+        cadata and pinned     and the server's own certificate must be `pinned` (usage 1,
+                              "service certificate constraint")
+        pinned only           the server must present exactly `pinned` (usage 3,
+                              "domain-issued certificate"); no chain is needed
+    The context object is one large block (about 40 KB on a libc-backed mbedTLS with HAVEGE
+    compiled in), so make it early, while the heap is whole, and hand it to every
+    transport/re-connection instead of making new ones."""
+    if not cadata and not pinned:
         # A client without a trust anchor could only run unauthenticated: refuse instead.
-        raise DtlsError(STEP_SETUP, 0, "no CA certificate configured")
+        raise DtlsError(STEP_SETUP, 0, "no CA certificate or pinned server certificate configured")
     ctx = tls.SSLContext(tls.PROTOCOL_DTLS_CLIENT)
     try:
         if ciphers:
             ctx.set_ciphers(ciphers)
-        ctx.load_verify_locations(cadata)
+        ctx.load_verify_locations(cadata or pinned)
         if cert is not None:
             ctx.load_cert_chain(cert, key)
     except (ValueError, OSError) as e:
-        raise DtlsError(STEP_SETUP, _code_of(e), "%s (CA %d B, cert %s B, key %s B)" % (
-            _text_of(e), len(cadata), cert and len(cert), key and len(key)))
+        raise DtlsError(STEP_SETUP, _code_of(e), "%s (CA %s B, cert %s B, key %s B)" % (
+            _text_of(e), cadata and len(cadata), cert and len(cert), key and len(key)))
+    if pinned:
+        ctx.verify_callback = _Pin(pinned).check
+        if not cadata:
+            # mbedTLS still walks the chain (and calls the check below for every element), but
+            # its verdict no longer fails the handshake; the pin does.
+            ctx.verify_mode = tls.CERT_OPTIONAL
     return ctx
+
+
+class _Pin:
+    """mbedTLS verify callback: the end-entity certificate (depth 0) must be the pinned DER."""
+
+    def __init__(self, der):
+        self.der = bytes(der)
+
+    def check(self, cert, depth):
+        if depth != 0 or bytes(cert) == self.der:
+            return 0
+        # Not X509_CERT_VERIFY_FAILED: under CERT_OPTIONAL mbedTLS would let that one pass.
+        return _ERR_X509_FATAL
 
 
 def _wait_readable(sock):
@@ -117,7 +144,7 @@ class DtlsClientTransport(Transport):
 
     def __init__(self, host, port, cadata=None, cert=None, key=None, server_hostname=None,
                  handshake_timeout_ms=10000, handshake_attempts=3, stale_ms=12000, log=None,
-                 context=None, ciphers=None):
+                 context=None, ciphers=None, pinned=None):
         self.host = host
         self.port = port
         self.remote = (host, port)
@@ -129,7 +156,7 @@ class DtlsClientTransport(Transport):
         self.last_error = None
         self.stats = {"handshakes": 0, "handshake_failures": 0, "sessions_lost": 0,
                       "tx": 0, "rx": 0, "tx_dropped": 0}
-        self._ctx = context if context is not None else make_context(cadata, cert, key, ciphers)
+        self._ctx = context if context is not None else make_context(cadata, cert, key, ciphers, pinned)
         self._addr = None
         self._family = None
         self._sock = None
@@ -361,6 +388,9 @@ class DtlsClientTransport(Transport):
                     raise DtlsError(STEP_VERIFY, -0x2700, str(e).strip().replace("\n", "; "), peer)
                 except OSError as e:
                     code = _code_of(e)
+                    if code == _ERR_X509_FATAL:
+                        raise DtlsError(STEP_VERIFY, code, "server certificate is not the pinned "
+                                        "one (%s)" % _text_of(e), peer)
                     if code != errno.EAGAIN:
                         raise DtlsError(STEP_HANDSHAKE, code, _text_of(e), peer)
                     data = None

@@ -4,7 +4,7 @@ with. P-256 keys, SHA-256 signatures, no critical extensions beyond basicConstra
 (mbedTLS 2.28 refuses certificates with critical extensions it does not parse).
 
 Files in DIR (PEM for libcoap/OpenSSL, DER for the device):
-    ca.pem ca.der  server.pem server.key  client.pem client.der client.key client.key.der
+    ca.pem ca.der  server.pem server.der server.key  client.pem client.der client.key client.key.der
     rogue_ca.pem rogue_ca.der"""
 
 import datetime
@@ -96,7 +96,8 @@ def make(directory):
     rogue_key = ec.generate_private_key(ec.SECP256R1())
     rogue = _cert(_name("Test DTLS CA"), rogue_key, _name("Test DTLS CA"), rogue_key, ca=True)
     files = [("ca.pem", ca.public_bytes(pem)), ("ca.der", ca.public_bytes(der)),
-             ("server.pem", srv.public_bytes(pem)), ("server.key", key_bytes(srv_key, pem)),
+             ("server.pem", srv.public_bytes(pem)), ("server.der", srv.public_bytes(der)),
+             ("server.key", key_bytes(srv_key, pem)),
              ("client.pem", cli.public_bytes(pem)), ("client.der", cli.public_bytes(der)),
              ("client.key", key_bytes(cli_key, pem)), ("client.key.der", key_bytes(cli_key, der)),
              ("rogue_ca.pem", rogue.public_bytes(pem))]

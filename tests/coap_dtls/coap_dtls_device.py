@@ -3,7 +3,7 @@ DtlsClientTransport, steered one command per stdin line, one result line per com
 
     micropython -m coap_dtls_device HOST PORT PKI_DIR [--ca ca.der] [--no-client-cert]
         [--stale-ms N] [--hs-timeout-ms N] [--hs-attempts N] [--ciphers NAME,NAME]
-        [--server-name NAME]
+        [--server-name NAME] [--pin FILE.der] (--ca - : no CA, pin only)
 
 Commands:  connect | get PATH [BLOCK] | put PATH SIZE [BLOCK] | stats | quit
 Served to the DTLS server over the session: GET /dev/name.
@@ -34,7 +34,7 @@ def _read(path):
 
 def _opts(argv):
     o = {"ca": "ca.der", "client_cert": True, "stale": 12000, "hs_timeout": 10000, "hs_attempts": 3,
-         "ciphers": None, "name": "localhost"}
+         "ciphers": None, "name": "localhost", "pin": None}
     i = 3
     while i < len(argv):
         a = argv[i]
@@ -45,7 +45,9 @@ def _opts(argv):
         v = argv[i + 1]
         i += 2
         if a == "--ca":
-            o["ca"] = v
+            o["ca"] = None if v == "-" else v
+        elif a == "--pin":
+            o["pin"] = v
         elif a == "--stale-ms":
             o["stale"] = int(v)
         elif a == "--hs-timeout-ms":
@@ -105,7 +107,9 @@ async def main(argv):
     cert = key = None
     if o["client_cert"]:
         cert, key = _read(pki + "/client.der"), _read(pki + "/client.key.der")
-    t = DtlsClientTransport(host, port, _read(pki + "/" + o["ca"]), cert, key,
+    ca = _read(pki + "/" + o["ca"]) if o["ca"] else None
+    pin = _read(pki + "/" + o["pin"]) if o["pin"] else None
+    t = DtlsClientTransport(host, port, ca, cert, key, pinned=pin,
                             server_hostname=o["name"], handshake_timeout_ms=o["hs_timeout"],
                             handshake_attempts=o["hs_attempts"], stale_ms=o["stale"], ciphers=o["ciphers"],
                             log=lambda s: print(s))

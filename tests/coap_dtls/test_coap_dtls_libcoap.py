@@ -93,6 +93,26 @@ def test_dtls_server_name_checked_against_certificate(processes, pki, server, na
     assert "Common Name (CN) does not match" in err, err
 
 
+@pytest.mark.parametrize("ca,pin,error", [
+    ("-", "server.der", None),           # usage 3: domain-issued certificate, no chain
+    ("ca.der", "server.der", None),      # usage 1: service certificate constraint
+    ("-", "client.der", "is not the pinned one"),    # some other certificate pinned
+    ("ca.der", "client.der", "is not the pinned one"),  # chain fine, other certificate pinned
+    ("rogue_ca.der", "server.der", "not correctly signed by the trusted CA"),  # pin fine, CA not
+], ids=["usage3", "usage1", "usage3-mismatch", "usage1-mismatch", "usage1-wrong-ca"])
+def test_dtls_lwm2m_certificate_usage_pinning(processes, pki, server, ca, pin, error):
+    """LwM2M 1.1 Security object Certificate Usage (/0/x/15), RFC 6698 semantics: the server
+    certificate pinned, with and without a CA constraint."""
+    dev = Device(processes, pki, server.dtls_port, "--ca", ca, "--pin", pin, "--hs-attempts", 1)
+    got = dev.run("connect")
+    if error is None:
+        assert got.startswith("connected "), got
+        assert dev.run("put /pinned 10") == "put /pinned 10 -> 2.01"
+    else:
+        assert got.startswith("error DtlsError: ") and "DTLS verify failed" in got, got
+        assert error in got, got
+
+
 def test_dtls_server_requiring_client_cert_rejects_device_without_one(processes, pki, server):
     dev = Device(processes, pki, server.dtls_port, "--no-client-cert", "--hs-attempts", 1)
     err = dev.run("connect")
