@@ -20,7 +20,6 @@ from micropython import const
 
 import asyncio
 
-from coap import block as B
 from coap import error as E
 from coap import numbers as N
 from coap import options as O
@@ -79,14 +78,16 @@ class Endpoint:
         self.max_szx = min(max_szx, fit)
         self.ml = MessageLayer(rand, ack_timeout_ms=ack_timeout_ms)
         self.observers = ObserveRegistry()
-        self.uploads = B.UploadTable(self.max_szx)
+        # Block-wise state (coap.block) is made on the first transfer that needs it: a device
+        # whose messages all fit one datagram never imports that module or holds its buffer.
+        self.uploads = None
         # Block2 bodies of answers to unsafe methods (POST/PUT...), served from here for the
         # follow-up block requests instead of running the handler again (RFC 7959 §2.7).
         self._held = {}
         self.separate_timeout_ms = separate_timeout_ms
         self._rx = bytearray(transport.max_datagram + 1)
         self._tx = bytearray(max(transport.max_datagram, O.szx_to_size(self.max_szx) + _BLOCK_OVERHEAD))
-        self._blockbuf = bytearray(O.szx_to_size(self.max_szx) + 1)
+        self._blockbuf = None
         self._exchanges = {}
         self._nstart = {}  # remote -> asyncio.Lock while a request to it is outstanding
         self._separate = {}  # (remote, mid) -> [deadline, acked]
@@ -354,7 +355,7 @@ class Endpoint:
                 self.ml.cancel(ex.mid)
 
     async def request(self, remote, msg, block_size=1024, body_reader=None, body_sink=None,
-                      max_body=B.ASSEMBLE_MAX):
+                      max_body=None):
         """Send `msg` (a request) to `remote` and return the final response Message.
 
         Bodies bigger than one block go out with Block1 from `body_reader` (or msg.payload);
@@ -363,8 +364,9 @@ class Endpoint:
         ResetReceived, or ResponseError (an error response in the middle of a transfer)."""
         szx = O.size_to_szx(min(block_size, O.szx_to_size(self.max_szx)))
         if body_reader is None and len(msg.payload) > O.szx_to_size(szx):
-            body_reader = B.BytesReader(msg.payload)
+            body_reader = _block().BytesReader(msg.payload)
         if body_reader is not None:
+            B = _block()
             sender = B.Block1Sender(body_reader, szx, bytearray(O.szx_to_size(szx) + 1))
             while True:
                 sender.next_block(msg)
@@ -382,7 +384,10 @@ class Endpoint:
                 msg.set_option(N.BLOCK2, O.block_encode(0, False, szx))
             resp = await self._exchange(remote, msg)
         if resp.opt(N.BLOCK2) is not None and N.code_class(resp.code) == 2:
-            sink = body_sink if body_sink is not None else B.BufferSink(max_body)
+            B = _block()
+            sink = body_sink
+            if sink is None:
+                sink = B.BufferSink(B.ASSEMBLE_MAX if max_body is None else max_body)
             rcv = B.Block2Receiver(sink)
             rcv.on_response(resp)
             msg.remove_option(N.OBSERVE)  # later blocks are plain GETs (RFC 7959 §3.4)
@@ -418,6 +423,9 @@ class Endpoint:
                     return  # a NON is rejected, i.e. ignored, not answered (RFC 7252 §5.4.1)
                 raise E.BadOption("unrecognized critical option %d" % crit)
             if req.opt(N.BLOCK1) is not None:
+                B = _block()
+                if self.uploads is None:
+                    self.uploads = B.UploadTable(self.max_szx)
                 done, up, b1, _ = self.uploads.block((remote, req.path_str()), req,
                                                       lambda: self._sink_for(req, remote), now)
                 if not done:
@@ -450,7 +458,7 @@ class Endpoint:
 
     def _sink_for(self, req, remote):
         sink = self.open_sink(req, remote) if self.open_sink is not None else None
-        return sink if sink is not None else B.BufferSink()
+        return sink if sink is not None else _block().BufferSink()
 
     async def _finish_async(self, req, remote, coro, b1):
         try:
@@ -476,7 +484,7 @@ class Endpoint:
             if resp is not None:
                 if b1 is not None:
                     resp.set_option(N.BLOCK1, b1)
-                if req.code == N.GET:
+                if req.code in (N.GET, N.FETCH):  # FETCH: RFC 8132 §2.4, LwM2M Observe-Composite
                     self._observe_request(req, remote, resp)
                 self._blockwise(req, resp, remote)
         except Exception as e:
@@ -505,10 +513,10 @@ class Endpoint:
             resp.remove_option(N.OBSERVE)
 
     def _held_response(self, req, remote, now):
-        if req.code in (N.GET, N.FETCH) or not _block_num(req) or req.opt(N.BLOCK1) is not None:
+        if not self._held or req.code in (N.GET, N.FETCH) or not _block_num(req) or req.opt(N.BLOCK1) is not None:
             return None
         ent = self._held.get((remote, req.path_str()))
-        if ent is None or ticks_diff(now, ent[0]) > B.UPLOAD_IDLE_MS:
+        if ent is None or ticks_diff(now, ent[0]) > _block().UPLOAD_IDLE_MS:
             return None
         code, opts, reader = ent[1], ent[2], ent[3]
         resp = Message(code=code, options=list(opts))
@@ -521,7 +529,7 @@ class Endpoint:
         if not more:
             self._held.pop(key, None)
             return
-        if key not in self._held and len(self._held) >= B.UPLOADS_MAX:
+        if key not in self._held and len(self._held) >= _block().UPLOADS_MAX:
             self._held.pop(next(iter(self._held)))
         opts = [o for o in resp.options if o[0] not in (N.BLOCK1, N.BLOCK2, N.SIZE2)]
         self._held[key] = (ticks_ms(), resp.code, opts, reader)
@@ -532,9 +540,13 @@ class Endpoint:
             n = len(resp.payload)
             if n <= O.szx_to_size(self.max_szx) and req.opt(N.BLOCK2) is None:
                 return
-            reader = B.BytesReader(resp.payload)
         if N.code_class(resp.code) != 2:
             return
+        B = _block()
+        if reader is None:
+            reader = B.BytesReader(resp.payload)
+        if self._blockbuf is None:
+            self._blockbuf = bytearray(O.szx_to_size(self.max_szx) + 1)
         params = B.block2_params(req, getattr(reader, "size", None), self.max_szx)
         if params is not None:
             B.serve_block2(resp, reader, params[0], params[1], self._blockbuf)
@@ -674,7 +686,8 @@ class Endpoint:
         for ex in self._exchanges.values():
             if ex.deadline is not None and ticks_diff(now, ex.deadline) >= 0:
                 ex.finish(error=E.RequestTimeout("no response for token %s" % ex.token.hex()))
-        self.uploads.expire(now)
+        if self.uploads is not None:
+            self.uploads.expire(now)
 
     def _next_deadline(self):
         nxt = self.ml.next_deadline()
@@ -684,7 +697,7 @@ class Endpoint:
         for ex in self._exchanges.values():
             if ex.deadline is not None and (nxt is None or ticks_diff(ex.deadline, nxt) < 0):
                 nxt = ex.deadline
-        if nxt is None and len(self.uploads):
+        if nxt is None and self.uploads is not None and len(self.uploads):
             nxt = ticks_add(ticks_ms(), 1000)
         return nxt
 
@@ -692,3 +705,9 @@ class Endpoint:
 def _block_num(req):
     opt = req.opt(N.BLOCK2)
     return (opt >> 4) if opt is not None else 0
+
+
+def _block():
+    from coap import block
+
+    return block

@@ -16,64 +16,26 @@ class CoapError(Exception):
         return "%s %s" % (N.code_str(self.code), self.message)
 
 
-class BadRequest(CoapError):
-    code = N.BAD_REQUEST
+# The CoapError subclasses by name and code, made on first use (PEP 562 module __getattr__, which
+# MicroPython has too): each class object costs ~220 B of RAM, and a device usually raises only a
+# few of the fifteen. Codes are literals (checked against coap.numbers by a test) so the table is
+# one constant tuple, which a frozen image keeps in flash.
+_SUBCLASSES = (
+    "BadRequest", 128, "Unauthorized", 129, "BadOption", 130, "Forbidden", 131,  # 4.00-4.03
+    "NotFound", 132, "MethodNotAllowed", 133, "NotAcceptable", 134,  # 4.04-4.06
+    "RequestEntityIncomplete", 136, "Conflict", 137, "PreconditionFailed", 140,  # 4.08 4.09 4.12
+    "RequestEntityTooLarge", 141, "UnsupportedContentFormat", 143,  # 4.13 4.15
+    "InternalServerError", 160, "NotImplemented_", 161, "ServiceUnavailable", 163)  # 5.00 5.01 5.03
 
 
-class Unauthorized(CoapError):
-    code = N.UNAUTHORIZED
-
-
-class BadOption(CoapError):
-    code = N.BAD_OPTION
-
-
-class Forbidden(CoapError):
-    code = N.FORBIDDEN
-
-
-class NotFound(CoapError):
-    code = N.NOT_FOUND
-
-
-class MethodNotAllowed(CoapError):
-    code = N.METHOD_NOT_ALLOWED
-
-
-class NotAcceptable(CoapError):
-    code = N.NOT_ACCEPTABLE
-
-
-class RequestEntityIncomplete(CoapError):
-    code = N.REQUEST_ENTITY_INCOMPLETE
-
-
-class Conflict(CoapError):
-    code = N.CONFLICT
-
-
-class PreconditionFailed(CoapError):
-    code = N.PRECONDITION_FAILED
-
-
-class RequestEntityTooLarge(CoapError):
-    code = N.REQUEST_ENTITY_TOO_LARGE
-
-
-class UnsupportedContentFormat(CoapError):
-    code = N.UNSUPPORTED_CONTENT_FORMAT
-
-
-class InternalServerError(CoapError):
-    code = N.INTERNAL_SERVER_ERROR
-
-
-class NotImplemented_(CoapError):
-    code = N.NOT_IMPLEMENTED
-
-
-class ServiceUnavailable(CoapError):
-    code = N.SERVICE_UNAVAILABLE
+def __getattr__(name):
+    table = _SUBCLASSES
+    for i in range(0, len(table), 2):
+        if table[i] == name:
+            cls = type(name, (CoapError,), {"code": table[i + 1]})
+            globals()[name] = cls  # made once: `except E.NotFound` must match what was raised
+            return cls
+    raise AttributeError(name)
 
 
 # --- client-side failures (raised by Endpoint.request) ---

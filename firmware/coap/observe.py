@@ -36,7 +36,8 @@ class ObserveRegistry:
             self._obs.remove(old)
         elif len(self._obs) >= self.limit:
             return None
-        request.payload = b""
+        if request.code != N.FETCH:
+            request.payload = b""  # a FETCH body selects what is observed; a GET's is unused
         obs = Observer(remote, token, key, request, now)
         self._obs.append(obs)
         return obs

@@ -418,12 +418,15 @@ class Client:
         if kind == "observe":
             if self._notifying == key:
                 return  # the endpoint re-running the handler to build a notification
-            if len(paths) != 1:
-                return  # composite observe: answered, not tracked (see docs)
             o = self.engine.get(key)
+            # Observe-Composite (FETCH) is tracked as one observation of path () over its list:
+            # a change under any listed path notifies all of them, timed by the server's
+            # default pmin/pmax (/1/x/2,3) and attributes set on the root, if any.
+            path = paths[0] if req.code == N.GET else ()
             try:
-                self.engine.add(key, paths[0], self._attrs_for_path(ssid, paths[0]),
-                                self._read_value(paths[0]), now, ssid)
+                self.engine.add(key, path, self._attrs_for_path(ssid, path),
+                                self._read_value(path), now, ssid,
+                                None if req.code == N.GET else paths)
             except ObserveLimit as exc:
                 raise M.Error(M.INTERNAL_SERVER_ERROR, str(exc))
             if o is None:

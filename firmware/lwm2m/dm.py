@@ -263,11 +263,16 @@ class DeviceManager:
                 # §6.4.x: a path that does not exist is left out; other errors stop the read.
                 if exc.code != M.NOT_FOUND:
                     raise
+        resp = response(N.CONTENT, encode_records(self.registry, records, (), accept), accept)
         obs = req.opt(N.OBSERVE)
-        if obs is not None and self.observe_cb is not None:
+        if obs is not None:
             key = "|".join(P.fmt(p) for p in paths)
-            self.observe_cb("observe" if obs == 0 else "cancel", key, paths, req, ssid)
-        return response(N.CONTENT, encode_records(self.registry, records, (), accept), accept)
+            # The CoAP endpoint registers the FETCH observer under this key; notify(key) re-runs
+            # this read with the stored request (Observe-Composite, Core 1.1 §6.4.3).
+            resp.observe_key = key
+            if self.observe_cb is not None:
+                self.observe_cb("observe" if obs == 0 else "cancel", key, paths, req, ssid)
+        return resp
 
     def write_composite(self, payload, cf):
         codec = self._senml(cf)

@@ -47,9 +47,12 @@ class ObserveLimit(Exception):
 
 
 class Observation:
-    def __init__(self, key, path, attrs, value, now, ctx):
+    def __init__(self, key, path, attrs, value, now, ctx, paths=None):
         self.key = key
         self.path = path
+        # What a change must touch: the path itself, or for Observe-Composite (path ()) the list
+        # of observed paths (Core 1.1 §6.4.3: one notification carries all of them).
+        self.paths = paths if paths is not None else (path,)
         self.ctx = ctx  # runner data: server id, token, remote, content format ...
         self.set_attrs(attrs)
         self.last_notify = now
@@ -99,12 +102,12 @@ class ObserveEngine:
         self.max = max_observations
         self.obs = {}
 
-    def add(self, key, path, attrs, value, now, ctx=None):
+    def add(self, key, path, attrs, value, now, ctx=None, paths=None):
         """Register (or re-register: same key replaces) an observation; `value` is what the response
-        to the Observe request carried."""
+        to the Observe request carried. A composite observation passes path () and `paths`."""
         if key not in self.obs and len(self.obs) >= self.max:
             raise ObserveLimit(len(self.obs))
-        o = Observation(key, path, attrs, value, now, ctx)
+        o = Observation(key, path, attrs, value, now, ctx, paths)
         self.obs[key] = o
         return o
 
@@ -128,8 +131,10 @@ class ObserveEngine:
     def changed(self, path, now):
         """A value at `path` (tuple) changed, or an instance under it was created/deleted."""
         for o in self.obs.values():
-            if path_overlaps(o.path, path):
-                o.dirty = True
+            for p in o.paths:
+                if path_overlaps(p, path):
+                    o.dirty = True
+                    break
 
     def _evaluate(self, o, now):
         o.dirty = False
