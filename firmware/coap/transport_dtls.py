@@ -227,8 +227,10 @@ class DtlsClientTransport(Transport):
                 await self._establish()
                 continue
             data = self._early
-            self._early = None
-            if data is None:
+            if data is not None:
+                self._early = None
+                self.stats["rx"] += 1
+            else:
                 data = self._read(len(buf))
             if data:
                 n = len(data)
