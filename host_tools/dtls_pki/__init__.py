@@ -1,7 +1,7 @@
 """Test PKI for CoAP over DTLS in certificate mode: one CA, a server certificate for loopback,
 a client certificate for the device, and an unrelated "rogue" CA a device can be misconfigured
 with. P-256 keys, SHA-256 signatures, no critical extensions beyond basicConstraints/keyUsage
-(mbedTLS 2.28 refuses certificates with critical extensions it does not parse).
+(MicroPython's mbedTLS 2.28 rejected a CA carrying a critical certificatePolicies extension).
 
 Files in DIR (PEM for libcoap/OpenSSL, DER for the device):
     ca.pem ca.der  server.pem server.der server.key  client.pem client.der client.key client.key.der
