@@ -20,7 +20,7 @@ unusable (modtls keeps last_error), so the session is rebuilt from a new socket.
 A lost session shows up as close_notify (recv() returns b""), a fatal alert or ICMP
 unreachable (OSError), or silence: a server that restarted discards our records without a
 word. Silence is taken as a lost session when nothing was received for `stale_ms` after the
-first unanswered send; the datagram being sent then is queued and goes out over the new
+first unanswered CON; the datagram being sent then is queued and goes out over the new
 session once it is up. Sessions are rebuilt only when there is something to send. The default
 12 s lets CoAP's first two retransmissions (at 2-3 s and 6-9 s) try the old session, so plain
 loss rarely costs a handshake; the third (14-21 s) rebuilds it and the fourth uses the new one."""
@@ -122,6 +122,11 @@ class _Pin:
         return _ERR_X509_FATAL
 
 
+def _expects_answer(data):
+    # Only a CON (type 0, RFC 7252 §3) must be answered; silence after NON or ACK proves nothing.
+    return len(data) >= 4 and (data[0] >> 4) & 3 == 0
+
+
 def _wait_readable(sock):
     yield asyncio.core._io_queue.queue_read(sock)
 
@@ -210,7 +215,7 @@ class DtlsClientTransport(Transport):
             self._pending.append(bytes(data))
             self._kick.set()
             return
-        if self._unanswered_since is None:
+        if self._unanswered_since is None and _expects_answer(data):
             self._unanswered_since = now
         self._write(data)
 
@@ -422,7 +427,7 @@ class DtlsClientTransport(Transport):
     def _flush_pending(self):
         while self._pending and self._ssl is not None:
             data = self._pending.popleft()
-            if self._unanswered_since is None:
+            if self._unanswered_since is None and _expects_answer(data):
                 self._unanswered_since = ticks_ms()
             self._write(data)
 

@@ -142,3 +142,53 @@ def test_setup_step_named_for_an_unknown_cipher_suite():
         assert e.step == STEP_SETUP and e.code < 0, (e.step, e.code)
         return
     raise AssertionError("unknown suite accepted")
+
+
+class _FakeSession:
+    """Stands in for the tls socket of an established session: takes records, returns none."""
+
+    def __init__(self):
+        self.sent = []
+        self.closed = False
+
+    def send(self, data):
+        self.sent.append(bytes(data))
+        return len(data)
+
+    def recv(self, n):
+        return None
+
+    def close(self):
+        self.closed = True
+
+
+def _with_fake_session(stale_ms):
+    t = DtlsClientTransport("127.0.0.1", 5684, context=_bare_context(), stale_ms=stale_ms)
+    fake = _FakeSession()
+    t._ssl, t._sock = fake, _FakeSession()
+    return t, fake
+
+
+def test_silence_after_con_drops_the_session_and_holds_the_retransmission():
+    import time
+
+    t, fake = _with_fake_session(50)
+    con = bytes([0x40, 0x01, 0x12, 0x34])
+    t.sendto(con, t.remote)
+    time.sleep_ms(60)
+    t.sendto(con, t.remote)  # the CoAP retransmission, still unanswered after stale_ms
+    assert fake.sent == [con] and fake.closed and not t.connected
+    assert t.stats["sessions_lost"] == 1 and list(t._pending) == [con]
+    t.close()
+
+
+def test_silence_after_non_keeps_the_session():
+    import time
+
+    t, fake = _with_fake_session(50)
+    non = bytes([0x50, 0x45, 0x00, 0x01])  # NON 2.05: a notification nobody answers
+    t.sendto(non, t.remote)
+    time.sleep_ms(60)
+    t.sendto(non, t.remote)
+    assert len(fake.sent) == 2 and t.connected and t.stats["sessions_lost"] == 0
+    t.close()
