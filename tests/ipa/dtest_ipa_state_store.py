@@ -1,5 +1,5 @@
 # IPAd state persisted through hal.storage.Store (the device's atomic record store) on
-# MicroPython. The heap is generous because Store reads a record with one 64 KiB read.
+# MicroPython, in the default heap of the harness.
 from ipa.state import IpaState
 
 EPR = b"\xbf\x51\x03\xa2\x01\x00"
