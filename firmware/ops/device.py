@@ -333,6 +333,7 @@ class Device:
             self.transport.up()
             _say("attached iccid=%s ip=%s" % (iccid, ip))
             self._post(self.tracker.attached(iccid))
+            self.ops.post("adopt", iccid)
             await self._connmon()
             self._reregister()
 

@@ -9,6 +9,7 @@
     await ops.start(current_iccid)                   resume() of a persisted change, else adopt
     asyncio.create_task(ops.run())                   events in order, deadlines every second
     ops.post_fact("attached", iccid)                 from the modem / LwM2M / IPAd layers
+    ops.post("adopt", iccid)                         after an attachment: adopted when idle
 
 Every action list is carried out in order and `persist` goes through hal.storage atomically
 before anything that follows it. Events are queued and handled by one task, so a fact that
@@ -145,6 +146,11 @@ class OpsLoop:
                 await self._apply(self.ec.enable_result(ev[1], ev[2], now))
             elif kind == "request":
                 await self._request(ev)
+            elif kind == "adopt":
+                # A profile changed outside a governed change (an enable without rollbackFlag,
+                # a local action): it is what the device now runs on.
+                if not self.ec.busy() and ev[1] and ev[1] != self.ec.last_good:
+                    await self._apply(self.ec.adopt_current(ev[1], now))
         except Exception as e:  # noqa: BLE001 - one bad event must not stop the loop
             self.log("ops event-error %s: %r" % (kind, e))
 
