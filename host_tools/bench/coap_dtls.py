@@ -210,17 +210,29 @@ def _device(script, port, pki, use_cert, rounds, heapsize="256K", relay=None, ti
                             stderr=subprocess.STDOUT)
     lines = []
     deadline = time.monotonic() + timeout
-    for raw in proc.stdout:
-        line = raw.decode(errors="replace").rstrip()
-        lines.append(line)
-        if line.startswith("MARK "):
-            if relay is not None:
-                relay.mark(line[5:])
-            proc.stdin.write(b"go\n")
-            proc.stdin.flush()
-        if time.monotonic() > deadline:
+    buf = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
             proc.kill()
+            lines.append("(killed after %d s without finishing)" % timeout)
             break
+        ready, _, _ = select.select([proc.stdout], [], [], min(left, 1.0))
+        if not ready:
+            continue
+        chunk = os.read(proc.stdout.fileno(), 4096)
+        if not chunk:
+            break
+        buf += chunk
+        while b"\n" in buf:
+            raw, buf = buf.split(b"\n", 1)
+            line = raw.decode(errors="replace").rstrip()
+            lines.append(line)
+            if line.startswith("MARK "):
+                if relay is not None:
+                    relay.mark(line[5:])
+                proc.stdin.write(b"go\n")
+                proc.stdin.flush()
     proc.wait(timeout=10)
     return proc.returncode, lines
 
