@@ -23,7 +23,7 @@ MPYCROSS := $(BIN)/mpy-cross
 QEMU_ELF := $(BIN)/firmware-qemu-mps2-an385.elf
 
 APT_PACKAGES := build-essential pkg-config dpkg-dev xz-utils libffi-dev libmbedtls-dev \
-  libcoap3-bin sqlite3 qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi
+  libcoap3-bin python3-openssl sqlite3 qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi
 
 FIRMWARE_SRC := $(shell find firmware boards -name '*.py' 2>/dev/null)
 UNIX_FLAGS := MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=1 MICROPY_PY_BTREE=0 MICROPY_PY_FFI=0 \
