@@ -33,7 +33,8 @@ def _instances(registry, oid):
 
 
 def snapshot(registry, observations=(), policy=None):
-    """The context as a dict of sections. `observations`: observation keys ("/3/0/13", ...)."""
+    """The context as a dict of sections. `observations`: observation keys ("/3/0/13", ...),
+    or (key, attributes) pairs when the notification attributes in force count too."""
     servers = []
     srv = _instances(registry, _OID_SRV)
     for iid in sorted(srv):

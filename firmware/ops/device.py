@@ -399,8 +399,9 @@ class Device:
             return None
 
     def _context(self):
-        return CTX.digest(CTX.snapshot(self.registry, list(self.client.engine.obs),
-                                       self.ops.policy))
+        obs = [(k, (o.pmin, o.pmax, o.gt, o.lt, o.st))
+               for k, o in self.client.engine.obs.items()]
+        return CTX.digest(CTX.snapshot(self.registry, obs, self.ops.policy))
 
     def _unmute(self):
         """Telemetry and the audit go out with LwM2M Send: Mute Send (/1/x/23) must be false."""

@@ -40,6 +40,12 @@ def test_context_digest_changes_when_observations_are_lost():
     assert _digest(reg, ("/4/0/2", "/3/0/13")) == _digest(reg, ("/3/0/13", "/4/0/2"))
 
 
+def test_context_digest_changes_with_notification_attributes():
+    reg = _registry()
+    assert _digest(reg, [("/4/0/2", (1000, 60000, None, None, None))]) != \
+        _digest(reg, [("/4/0/2", (1000, 30000, None, None, None))])
+
+
 def test_context_digest_changes_with_firmware_version_and_policy():
     reg = _registry()
     before = _digest(reg)
