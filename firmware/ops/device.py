@@ -37,6 +37,7 @@ _OID_SRV = const(1)
 _SRV_MUTE_SEND = const(23)
 _AUDIT_BACKLOG = const(16)
 _MAX_RECORD = const(65536)
+_ESIPA_SEND_MS = const(8000)
 _TELEMETRY = ((4, 0, 2), (4, 0, 8))
 _AUDIT_SENT_KEY = "audit_sent"
 
@@ -247,12 +248,17 @@ class Device:
             from ipa import esipa_lwm2m
 
             binding = esipa_lwm2m.EsipaLwm2m(self.registry.get_object(3443), send=self._send_3443,
-                                             answer_timeout_ms=8000)
+                                             answer_timeout_ms=_ESIPA_SEND_MS)
         self.ipad = GovernedIpad(self.ops, ipa, open_channel, binding,
                                  refresh=self._refresh_hook(), log=self._ipa_log, poll_floor_ms=lo)
 
     async def _send_3443(self):
-        code = await self._send([(3443, 0, 3)])
+        # Bounded like the binding's answer wait: on a network without route the CoAP
+        # retransmissions would hold the card lock (and a due rollback) for ~93 s.
+        try:
+            code = await asyncio.wait_for_ms(self._send([(3443, 0, 3)]), _ESIPA_SEND_MS)
+        except asyncio.TimeoutError:
+            return False
         return code == _CHANGED
 
     async def run(self):

@@ -189,3 +189,14 @@ def test_enable_without_rollback_flag_runs_ungoverned_then_adopted_https(tmp_pat
         assert m.group(1) == "idle" and m.group(2) == OP2
 
     _run(tmp_path, processes, scenario)
+
+
+def test_profile_switch_over_lwm2m_3443_to_network_without_route_rolled_back(tmp_path, processes):
+    async def scenario(r):
+        await r.start("lwm2m", proof_window=8)
+        out = await r.cp.switch(EP, EID, netsim.ISOLATED_ICCID, via="lwm2m", timeout=100)
+        assert out.outcome == "rolled_back", out
+        assert "proof_timeout" in out.steps()
+        assert r.enabled_iccid() == OP1
+
+    _run(tmp_path, processes, scenario)
