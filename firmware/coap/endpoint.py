@@ -38,6 +38,8 @@ SEPARATE_AFTER_MS = const(1000)
 TIMER_TICK_MS = const(200)
 # Per-message header/option room reserved when picking the largest block for a transport.
 _BLOCK_OVERHEAD = const(128)
+# Initial size of the send buffer.
+_TX_START = const(256)
 # Responses to GET/FETCH larger than this are not copied into the duplicate cache.
 _CACHE_COPY_MAX = const(256)
 # Back-off bounds for a transport whose recvfrom keeps failing.
@@ -85,11 +87,17 @@ class Endpoint:
         # follow-up block requests instead of running the handler again (RFC 7959 §2.7).
         self._held = {}
         self.separate_timeout_ms = separate_timeout_ms
-        self._rx = bytearray(transport.max_datagram + 1)
-        self._tx = bytearray(max(transport.max_datagram, O.szx_to_size(self.max_szx) + _BLOCK_OVERHEAD))
+        # A transport with recv_datagram() hands over each datagram as bytes (MicroPython's UDP
+        # socket allocates one per recvfrom anyway): then there is no receive buffer to copy into.
+        self._recv = getattr(transport, "recv_datagram", None)
+        self._rx = None if self._recv is not None else bytearray(transport.max_datagram + 1)
+        # The send buffer starts small (most LwM2M messages fit) and grows once, to the most a
+        # message may take, on the first bigger one.
+        self._tx_max = max(transport.max_datagram, O.szx_to_size(self.max_szx) + _BLOCK_OVERHEAD)
+        self._tx = bytearray(min(_TX_START, self._tx_max))
         self._blockbuf = None
         self._exchanges = {}
-        self._nstart = {}  # remote -> asyncio.Lock while a request to it is outstanding
+        self._nstart = {}  # remote -> Event of the request to it in flight
         self._separate = {}  # (remote, mid) -> [deadline, acked]
         self._tasks = []
         self._spawned = []
@@ -141,7 +149,10 @@ class Endpoint:
     def _send(self, msg, remote):
         n = msg.encoded_size()
         if n > len(self._tx):
-            raise E.InternalServerError("message of %d bytes over the %d-byte buffer" % (n, len(self._tx)))
+            if n > self._tx_max:
+                raise E.InternalServerError("message of %d bytes over the %d-byte buffer" % (n, self._tx_max))
+            self._tx = None  # its RAM may serve the bigger one
+            self._tx = bytearray(self._tx_max)
         msg.encode_into(self._tx)
         data = memoryview(self._tx)[:n]
         self.transport.sendto(data, remote)
@@ -187,7 +198,12 @@ class Endpoint:
         pause = _RX_PAUSE_MIN_MS
         while not self._closing:
             try:
-                n, remote = await self.transport.recvfrom(self._rx)
+                if self._recv is not None:
+                    buf, remote = await self._recv()
+                    n = len(buf)
+                else:
+                    buf = self._rx
+                    n, remote = await self.transport.recvfrom(buf)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # OSError from the link, MemoryError under pressure
@@ -203,21 +219,25 @@ class Endpoint:
             pause = _RX_PAUSE_MIN_MS
             self.stats["rx"] += 1
             try:
-                self._on_datagram(n, remote)
+                self._on_datagram(n, remote, buf)
             except Exception as e:  # a datagram must never take the endpoint down
                 self.stats["errors"] += 1
                 self._log("coap: dispatch failed:", repr(e))
+            buf = None  # the datagram's RAM is free again while we wait for the next one
 
-    def _on_datagram(self, n, remote):
-        if n > len(self._rx) - 1:
+    def _on_datagram(self, n, remote, buf=None):
+        if buf is None:
+            buf = self._rx
+        limit = self.transport.max_datagram
+        if n > limit:
             # Truncated by our buffer: unparsable by definition, but say why, since the peer's
             # retransmissions will end in a timeout that would otherwise look like loss.
             self.stats["bad"] += 1
             self._log("coap: datagram over %d bytes from %s dropped" % (
-                len(self._rx) - 1, self._peer(remote)))
+                limit, self._peer(remote)))
             return
         try:
-            msg = Message.decode(self._rx, n)
+            msg = Message.decode(buf, n)
         except DecodeError as e:
             self._on_bad(e, remote)
             return
@@ -314,17 +334,20 @@ class Endpoint:
             ex.finish(msg)
 
     async def _exchange(self, remote, msg):
-        # NSTART = 1 (RFC 7252 §4.7): one outstanding request per peer; others queue here.
-        lock = self._nstart.get(remote)
-        if lock is None:
-            lock = self._nstart[remote] = asyncio.Lock()
-        await lock.acquire()
+        # NSTART = 1 (RFC 7252 §4.7): one outstanding request per peer; later ones wait for the
+        # Event of the one in flight (set when it ends; waiters wake in the order they came).
+        # An Event and not asyncio.Lock: that module would be loaded for this one use.
+        while True:
+            busy = self._nstart.get(remote)
+            if busy is None:
+                break
+            await busy.wait()
+        done = self._nstart[remote] = asyncio.Event()
         try:
             return await self._exchange1(remote, msg)
         finally:
-            lock.release()
-            if not lock.locked() and self._nstart.get(remote) is lock:
-                del self._nstart[remote]
+            del self._nstart[remote]
+            done.set()
 
     async def _exchange1(self, remote, msg):
         if self._closing:

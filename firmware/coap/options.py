@@ -12,39 +12,50 @@ FMT_OPAQUE = const(1)
 FMT_UINT = const(2)
 FMT_STRING = const(3)
 
-# number -> (format, min length, max length), RFC 7252 §5.10 table plus RFC 7641/7959/8613.
-_TABLE = {
-    N.IF_MATCH: (FMT_OPAQUE, 0, 8),
-    N.URI_HOST: (FMT_STRING, 1, 255),
-    N.ETAG: (FMT_OPAQUE, 1, 8),
-    N.IF_NONE_MATCH: (FMT_EMPTY, 0, 0),
-    N.OBSERVE: (FMT_UINT, 0, 3),
-    N.URI_PORT: (FMT_UINT, 0, 2),
-    N.LOCATION_PATH: (FMT_STRING, 0, 255),
-    N.OSCORE: (FMT_OPAQUE, 0, 255),
-    N.URI_PATH: (FMT_STRING, 0, 255),
-    N.CONTENT_FORMAT: (FMT_UINT, 0, 2),
-    N.MAX_AGE: (FMT_UINT, 0, 4),
-    N.URI_QUERY: (FMT_STRING, 0, 255),
-    N.ACCEPT: (FMT_UINT, 0, 2),
-    N.LOCATION_QUERY: (FMT_STRING, 0, 255),
-    N.BLOCK2: (FMT_UINT, 0, 3),
-    N.BLOCK1: (FMT_UINT, 0, 3),
-    N.SIZE2: (FMT_UINT, 0, 4),
-    N.PROXY_URI: (FMT_STRING, 1, 1034),
-    N.PROXY_SCHEME: (FMT_STRING, 1, 255),
-    N.SIZE1: (FMT_UINT, 0, 4),
-    N.NO_RESPONSE: (FMT_UINT, 0, 1),
-}
+# RFC 7252 §5.10 table plus RFC 7641/7959/8613, 4 entries per option: number, format, min and max
+# length. Numbers are literals (a test checks them against coap.numbers) so that the whole table
+# is one constant tuple, which a frozen image keeps in flash instead of building a dict in RAM.
+_TABLE = (
+    1, FMT_OPAQUE, 0, 8,  # If-Match
+    3, FMT_STRING, 1, 255,  # Uri-Host
+    4, FMT_OPAQUE, 1, 8,  # ETag
+    5, FMT_EMPTY, 0, 0,  # If-None-Match
+    6, FMT_UINT, 0, 3,  # Observe
+    7, FMT_UINT, 0, 2,  # Uri-Port
+    8, FMT_STRING, 0, 255,  # Location-Path
+    9, FMT_OPAQUE, 0, 255,  # OSCORE
+    11, FMT_STRING, 0, 255,  # Uri-Path
+    12, FMT_UINT, 0, 2,  # Content-Format
+    14, FMT_UINT, 0, 4,  # Max-Age
+    15, FMT_STRING, 0, 255,  # Uri-Query
+    17, FMT_UINT, 0, 2,  # Accept
+    20, FMT_STRING, 0, 255,  # Location-Query
+    23, FMT_UINT, 0, 3,  # Block2
+    27, FMT_UINT, 0, 3,  # Block1
+    28, FMT_UINT, 0, 4,  # Size2
+    35, FMT_STRING, 1, 1034,  # Proxy-Uri
+    39, FMT_STRING, 1, 255,  # Proxy-Scheme
+    60, FMT_UINT, 0, 4,  # Size1
+    258, FMT_UINT, 0, 1,  # No-Response
+)
+
+
+def _find(number):
+    """Index of `number`'s entry in _TABLE, or -1."""
+    t = _TABLE
+    for i in range(0, len(t), 4):
+        if t[i] == number:
+            return i
+    return -1
 
 
 def is_known(number):
-    return number in _TABLE
+    return _find(number) >= 0
 
 
 def value_format(number):
-    spec = _TABLE.get(number)
-    return spec[0] if spec else FMT_OPAQUE
+    i = _find(number)
+    return _TABLE[i + 1] if i >= 0 else FMT_OPAQUE
 
 
 def is_critical(number):
@@ -90,10 +101,10 @@ def value_bytes(value):
 
 def decode_value(number, raw):
     """raw (bytes/memoryview slice) -> Python value; raises ValueError for bad lengths/UTF-8."""
-    spec = _TABLE.get(number)
-    if spec is None:
+    i = _find(number)
+    if i < 0:
         return bytes(raw)
-    fmt, lo, hi = spec
+    fmt, lo, hi = _TABLE[i + 1], _TABLE[i + 2], _TABLE[i + 3]
     n = len(raw)
     if n < lo or n > hi:
         raise ValueError("length %d outside %d..%d" % (n, lo, hi))

@@ -27,6 +27,22 @@ class UdpTransport(Transport):
         self.sock.bind(ai[-1])
         self.sock.setblocking(False)
         self.dropped_tx = 0
+        # MicroPython's recvfrom(n) allocates an n-byte buffer and then the datagram as bytes.
+        # On a long-running, fragmented heap those contiguous blocks may no longer exist even
+        # with plenty of RAM free. Two reserves of that size are held and let go just before
+        # each recvfrom: the collector frees them on demand and the allocations land there.
+        self._spare = [None, None]
+        if _IS_MPY:
+            self._reserve()
+
+    def _reserve(self):
+        sp = self._spare
+        for i in range(2):
+            if sp[i] is None:
+                try:
+                    sp[i] = bytearray(self.max_datagram + 1)
+                except MemoryError:
+                    return  # retaken before the next datagram
 
     def resolve(self, host, port):
         for ai in socket.getaddrinfo(host, port):
@@ -50,6 +66,27 @@ class UdpTransport(Transport):
         if _IS_MPY:
             return None  # not exposed on MicroPython; callers bind explicit ports
         return self.sock.getsockname()[1]
+
+    if _IS_MPY:
+        async def recv_datagram(self):
+            """-> (data, remote): one datagram, as bytes; longer than max_datagram means
+            truncated. The Endpoint takes this instead of recvfrom(buf) when it exists."""
+            n = self.max_datagram + 1
+            sp = self._spare
+            while True:
+                self._reserve()
+                await _wait_readable(self.sock)
+                sp[0] = sp[1] = None
+                try:
+                    return self.sock.recvfrom(n)
+                except OSError as e:
+                    if e.args[0] != errno.EAGAIN:
+                        raise
+                finally:
+                    try:
+                        sp[0] = bytearray(n)  # where recvfrom's own buffer was, freed already
+                    except MemoryError:
+                        pass
 
     async def recvfrom(self, buf):
         mv = memoryview(buf)

@@ -676,18 +676,27 @@ def parse_args(argv):
 
 async def _commands(client):
     """Line commands on stdin, so a test or a person can drive the device."""
-    reader = asyncio.StreamReader(sys.stdin)
+    if hasattr(asyncio, "core"):
+        read = _stdin_line  # MicroPython: wait on the I/O queue; asyncio.stream stays unloaded
+    else:
+        read = asyncio.StreamReader(sys.stdin).readline
     while True:
-        line = await reader.readline()
+        line = await read()
         if not line:
             return
-        words = line.decode().split()
+        words = (line if isinstance(line, str) else line.decode()).split()
         if not words:
             continue
         try:
             await _command(client, words)
         except Exception as exc:  # a bad command line must not stop the device
             client.log("command-error", "%s: %r" % (words[0], exc))
+
+
+def _stdin_line():
+    # A generator, as MicroPython's own streams wait: yield the read request to the scheduler.
+    yield asyncio.core._io_queue.queue_read(sys.stdin)
+    return sys.stdin.readline()
 
 
 async def _command(client, words):

@@ -67,11 +67,17 @@ def decode_records(registry, data, base, cf):
         raise M.Error(M.UNSUPPORTED_CONTENT_FORMAT, "no content-format")
     if cf not in _DATA_FORMATS:
         raise M.Error(M.UNSUPPORTED_CONTENT_FORMAT, "content-format %d" % cf)
-    return M.codec(cf).decode(data, base, registry.type_of)
+    try:
+        return M.codec(cf).decode(data, base, registry.type_of)
+    finally:
+        M.release_codecs()
 
 
 def encode_records(registry, records, base, ct):
-    return M.codec(ct).encode(records, base, registry.type_of)
+    try:
+        return M.codec(ct).encode(records, base, registry.type_of)
+    finally:
+        M.release_codecs()
 
 
 class DeviceManager:
@@ -275,8 +281,10 @@ class DeviceManager:
         return resp
 
     def write_composite(self, payload, cf):
-        codec = self._senml(cf)
-        records = codec.decode(payload, (), self.registry.type_of)
+        try:
+            records = self._senml(cf).decode(payload, (), self.registry.type_of)
+        finally:
+            M.release_codecs()
         groups = {}
         for rec in records:
             if rec[1] is None or len(rec[0]) < 3:

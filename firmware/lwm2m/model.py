@@ -119,6 +119,28 @@ def codec(ct):
     return __import__("lwm2m." + name, None, None, (name,))
 
 
+# On MicroPython the SenML and CBOR codec modules (~5 KB of RAM together, frozen) are loaded for
+# one operation and let go after it: most devices answer TLV/text and use them rarely. Set to
+# False to keep them loaded (a device that sends SenML often trades RAM for the re-import).
+RELEASE_CODECS = True
+_TRANSIENT = ("fmt_senml_json", "fmt_senml_cbor", "fmt_lwm2m_cbor", "fmt_senml", "cbor")
+
+
+def release_codecs():
+    """Forget the transient codec modules (their RAM returns at the next collection)."""
+    import sys
+
+    if not RELEASE_CODECS or sys.implementation.name != "micropython":
+        return
+    pkg = sys.modules.get("lwm2m")
+    for name in _TRANSIENT:
+        if sys.modules.pop("lwm2m." + name, None) is not None and pkg is not None:
+            try:
+                delattr(pkg, name)
+            except AttributeError:
+                pass
+
+
 def check_value(typ, value, where=""):
     """Type-check (and minimally normalise) a decoded value for a resource; raises 4.00."""
     if typ == T_STRING or typ == T_CORELNK:

@@ -49,5 +49,8 @@ def build_send(registry, paths, ssid, now_s=None, ct=N.FMT_SENML_CBOR):
             records.append((rec[0], rec[1], now_s) if now_s is not None else rec)
     if not records:
         raise M.Error(M.NOT_FOUND, "nothing to send")
-    payload = M.codec(ct).encode(records, (), registry.type_of)
+    try:
+        payload = M.codec(ct).encode(records, (), registry.type_of)
+    finally:
+        M.release_codecs()
     return RdRequest("send", N.POST, ["dp"], [], payload, ct)

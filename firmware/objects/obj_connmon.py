@@ -62,14 +62,9 @@ _FIELDS = (
     (_RES_COVERAGE_ENHANCEMENT_LEVEL, _OP_R, _T_INT, 0),
 )
 
-_NAMES = {
-    "bearer": _RES_NETWORK_BEARER, "available": _RES_AVAILABLE_NETWORK_BEARER,
-    "rssi": _RES_RADIO_SIGNAL_STRENGTH, "link_quality": _RES_LINK_QUALITY,
-    "ip_addresses": _RES_IP_ADDRESSES, "router_ips": _RES_ROUTER_IP_ADDRESSES,
-    "link_utilization": _RES_LINK_UTILIZATION, "apns": _RES_APN, "cell_id": _RES_CELL_ID,
-    "smnc": _RES_SMNC, "smcc": _RES_SMCC, "snr": _RES_SIGNALSNR, "lac": _RES_LAC,
-    "ce_level": _RES_COVERAGE_ENHANCEMENT_LEVEL,
-}
+# update() names, indexed by resource id (0..13): a tuple of constants, kept in flash.
+_NAMES = ("bearer", "available", "rssi", "link_quality", "ip_addresses", "router_ips",
+          "link_utilization", "apns", "cell_id", "smnc", "smcc", "snr", "lac", "ce_level")
 
 
 class ConnMon(Object):
@@ -81,7 +76,7 @@ class ConnMon(Object):
             if name not in _NAMES:
                 raise Error(BAD_REQUEST, "/4 has no value %r" % name)
         for name, v in values.items():
-            rid = _NAMES[name]
+            rid = _NAMES.index(name)
             if v is None:
                 if not self.field(rid)[3] & _MAND:
                     self.registry.remove((_OID, 0, rid))
