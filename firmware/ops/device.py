@@ -340,8 +340,23 @@ class Device:
             _say("attached iccid=%s ip=%s" % (iccid, ip))
             self._post(self.tracker.attached(iccid))
             self.ops.post("adopt", iccid)
+            self._resend_now()
             await self._connmon()
             self._reregister()
+
+    def _resend_now(self):
+        """CONs still unacknowledged went into the old network (or none): send them again now
+        rather than at their back-off time, so an Update in flight proves the new attachment
+        within seconds, not after a 16-32 s wait. Reaches into coap.msglayer; a public
+        Endpoint.link_changed() should do this."""
+        from coap.numbers import MAX_RETRANSMIT
+
+        ep = self.client.ep
+        now = _clock.ticks_ms()
+        for p in ep.ml.pending.values():
+            if p.retries < MAX_RETRANSMIT:
+                p.deadline = now
+        ep._wake.set()
 
     def _refresh_hook(self):
         """Awaited by the IPAd after a profile switch: returns once the watcher re-attached."""
