@@ -292,6 +292,7 @@ class Device:
     async def _guard(self, coro, name):
         try:
             await coro
+            self._forget_task()
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - reported, then the device stops
@@ -300,6 +301,12 @@ class Device:
             if name is not None:
                 self.failed = name
                 self._stop.set()
+
+    def _forget_task(self):
+        # One task per registration proves it; finished ones must not pile up.
+        t = asyncio.current_task()
+        if t in self.tasks:
+            self.tasks.remove(t)
 
     async def shutdown(self):
         self.ipad.stop()

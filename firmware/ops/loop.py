@@ -34,6 +34,7 @@ _KEY = "entry_change"
 _TICK_MS = const(1000)
 _QUEUE = const(16)
 _INTERCEPT_WAIT_MS = const(10000)
+_KEEP_RESULTS = const(4)
 
 
 class OpsLoop:
@@ -191,6 +192,8 @@ class OpsLoop:
                 await self._apply(self.ec.rollback_result(ok, detail, self.now()))
             elif kind == "done":
                 self.outcomes.append(arg)
+                if len(self.outcomes) > _KEEP_RESULTS:
+                    self.outcomes.pop(0)
                 if self.on_done is not None:
                     self.on_done(arg, self.ec.record["audit"][-1])
         if proceed is not None:
@@ -265,13 +268,21 @@ class GovernedIpad(runner.Ipad):
         async with self.card_lock:
             r = await super().poll(state_change_cause)
         self._acks(r.get("handled") or ())
+        self._trim()
         return r
 
     async def handle_push(self, message):
         async with self.card_lock:
             r = await super().handle_push(message)
         self._acks((r,))
+        self._trim()
         return r
+
+    def _trim(self):
+        # Ipad keeps every round's result for its caller; a device polling for months would
+        # run out of heap. The last few are enough for the log.
+        if len(self.results) > _KEEP_RESULTS:
+            del self.results[:-_KEEP_RESULTS]
 
     def _acks(self, items):
         for it in items:

@@ -8,6 +8,7 @@ Figures:
   * the device application's heap after start-up and after a committed switch (gc.mem_alloc
     after a collect, `mem` on its stdin), at the default heap and at the smallest of a few
     -X heapsize values that still completes a committed switch;
+  * heap after 30 s of idle eIM polling (it must not grow with the number of rounds);
   * wall time of a committed switch (queued at the eIM → device verdict seen upstream) over
     HTTPS, and of a rolled-back one (no route) with a 6 s proof window."""
 
@@ -24,6 +25,7 @@ from host_tools.control_plane import ControlPlane, netsim
 from host_tools.demo import rig
 
 EP = "bench-ops"
+_SOAK_S = 30
 OP1 = "8900101000000000017"
 OP2 = "8900102000000000025"
 _IMPORT = ("import gc; gc.collect(); a = gc.mem_alloc()\n"
@@ -66,6 +68,11 @@ async def one_run(heapsize, frozen, with_rollback):
         out["commit"] = (sw.outcome, sw.seconds)
         out["mem_after_commit"] = await _mem(dev)
         if with_rollback:
+            # idle polling (HTTPS every 1-3 s): heap must not grow with the number of rounds
+            await asyncio.sleep(_SOAK_S)
+            out["mem_after_soak"] = await _mem(dev)
+            out["polls"] = len(dev.grep(r"device: ipa poll"))
+        if with_rollback:
             sw = await cp.switch(EP, _pki.DEFAULT_EID, netsim.ISOLATED_ICCID, via="https",
                                  timeout=90)
             out["rollback"] = (sw.outcome, sw.seconds)
@@ -94,6 +101,8 @@ def main():
         print("heap (2M): after start %d B, after a committed switch %d B" % (
             r["mem_started"][0], r["mem_after_commit"][0]))
         print("committed switch (HTTPS, eIM queue -> verdict upstream): %s in %.1f s" % r["commit"])
+        print("idle %d s (%d eIM polls so far): heap %d B -> %d B" % (
+            _SOAK_S, r["polls"], r["mem_after_commit"][0], r["mem_after_soak"][0]))
         print("rolled-back switch (no route, 6 s proof window): %s in %.1f s" % r["rollback"])
     # Source modules compile into the heap; frozen ones stay in flash (the image).
     sizes = ("384K", "256K", "192K", "160K") if frozen else ("1M", "768K", "640K", "512K")
@@ -103,6 +112,6 @@ def main():
         print("-X heapsize=%s: %s%s" % (size, "committed switch ok" if ok else "FAILED",
                                         (", heap after commit %d B used / %d B free" %
                                          r["mem_after_commit"]) if ok else
-                                        " (%s)" % r.get("error", r.get("commit"))))
+                                        " (%s)" % (r.get("error") or str(r.get("commit")))))
         if not ok:
             break
