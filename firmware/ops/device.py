@@ -8,7 +8,8 @@ loop in one asyncio program.
 
 LwM2M runs over the modem's UDP socket (socket-over-AT); ESipa over HTTPS uses the host's TCP
 stack (as a board with PPP/lwIP would), or object 3443 over LwM2M with --esipa lwm2m.
-One line per event on stdout, prefixed "device:" (the layers' own lines follow as they are).
+One line per event on stdout, prefixed "device:" (the layers' own events keep their words:
+"device: lwm2m registered ...", "device: ipa poll ...", "device: ops audit #N <step> ...").
 stdin: `status`, `mem`, `fault reregister` (the next attachment registers anew, so the server forgets
 its observations: management context lost), `fault none`, `update`, `quit`."""
 
@@ -405,7 +406,7 @@ class Device:
             self.ops.post_fact(name, value)
 
     def _lwm2m_log(self, line):
-        print(line)
+        print("device: " + line)
         got = self.tracker.lwm2m(line)
         if got:
             self._post(got)

@@ -37,7 +37,8 @@ class Narrator:
         print("[%5.1f s] %s" % (time.monotonic() - self.t0, text), flush=True)
 
     def echo(self, name, line):
-        if self.verbose or line.startswith("device: ") and not line.startswith("device: ipa poll"):
+        quiet = ("device: ipa poll", "device: lwm2m send /20/", "device: lwm2m updated")
+        if self.verbose or line.startswith("device: ") and not line.startswith(quiet):
             print("          %s| %s" % (name, line), flush=True)
 
     def step(self, name, ok, detail=""):
