@@ -19,13 +19,13 @@ to None to refuse the observation."""
 from micropython import const
 
 import asyncio
+import gc
 
 from coap import error as E
 from coap import numbers as N
 from coap import options as O
 from coap.message import DecodeError, Message, unknown_critical
 from coap.msglayer import ACKED, DUP, NEW, RESET, MessageLayer
-from coap.observe import ObserveRegistry
 
 from coap.ticks import ticks_add, ticks_diff, ticks_ms
 
@@ -79,7 +79,7 @@ class Endpoint:
         fit = O.size_to_szx(max(16, transport.max_datagram - _BLOCK_OVERHEAD))
         self.max_szx = min(max_szx, fit)
         self.ml = MessageLayer(rand, ack_timeout_ms=ack_timeout_ms)
-        self.observers = ObserveRegistry()
+        self._observers = None  # ObserveRegistry, made on the first registration (.observers)
         # Block-wise state (coap.block) is made on the first transfer that needs it: a device
         # whose messages all fit one datagram never imports that module or holds its buffer.
         self.uploads = None
@@ -108,6 +108,22 @@ class Endpoint:
         self.on_observer_removed = None
         self.stats = {"rx": 0, "tx": 0, "retransmit": 0, "dup": 0, "bad": 0, "rst_sent": 0,
                       "errors": 0, "dropped": 0}
+
+    @property
+    def observers(self):
+        """The ObserveRegistry (RFC 7641 server side), made on first use."""
+        if self._observers is None:
+            from coap.observe import ObserveRegistry
+
+            self._observers = ObserveRegistry()
+        return self._observers
+
+    def drop_observers(self, remote):
+        """Forget every observation `remote` holds, silently (e.g. it registered anew)."""
+        if self._observers is not None:
+            for obs in self._observers.all():
+                if obs.remote == remote:
+                    self._observers.remove(obs)
 
     # ---------------------------------------------------------------- lifecycle
     def start(self):
@@ -466,7 +482,7 @@ class Endpoint:
                 return
             if self.handler is None:
                 raise E.NotFound()
-            result = self.handler(req, remote)
+            result = self._run_handler(req, remote)
             if hasattr(result, "send"):  # coroutine (CPython) or generator (MicroPython)
                 if req.mtype == N.CON:
                     self._separate[(remote, req.mid)] = [ticks_add(now, SEPARATE_AFTER_MS), False]
@@ -478,6 +494,20 @@ class Endpoint:
             self._complete(req, remote, result, b1)
         except Exception as e:
             self._reply(req, remote, self._error_response(e))
+
+    def _run_handler(self, req, remote):
+        try:
+            return self.handler(req, remote)
+        except MemoryError:
+            # A small heap is mostly fragmented, not full: a read (safe to run twice) that found
+            # no room gets the transport's reserve back, after a collection, and one more try.
+            # The reserve is retaken before the next datagram.
+            free = getattr(self.transport, "release_reserve", None)
+            if free is None or req.code not in (N.GET, N.FETCH):
+                raise
+            free()
+            gc.collect()
+            return self.handler(req, remote)
 
     def _sink_for(self, req, remote):
         sink = self.open_sink(req, remote) if self.open_sink is not None else None
@@ -517,7 +547,7 @@ class Endpoint:
     def _observe_request(self, req, remote, resp):
         ob = req.opt(N.OBSERVE)
         if ob == 1:
-            obs = self.observers.find(remote, req.token)
+            obs = self._observers.find(remote, req.token) if self._observers is not None else None
             if obs is not None:
                 self._log("coap: observer", self._peer(remote), obs.key, "deregistered")
                 self._drop_observer(obs, "deregistered")
@@ -618,12 +648,14 @@ class Endpoint:
         """Send a notification to every observer of `key` (RFC 7641 §4.2). Notifications are NON
         unless `con` is True, the observer has not confirmed one for 24 h (§4.5), or the
         previous CON is still unacknowledged. Returns the number of observers notified."""
+        if self._observers is None:
+            return 0
         now = ticks_ms()
         count = 0
-        for obs in self.observers.for_key(key):
+        for obs in self._observers.for_key(key):
             count += 1
             try:
-                result = self.handler(obs.request, obs.remote)
+                result = self._run_handler(obs.request, obs.remote)
                 if hasattr(result, "send"):
                     self._spawn(self._notify_async(obs, result, con))
                 else:

@@ -29,6 +29,9 @@ _SUBCLASSES = (
 
 
 def __getattr__(name):
+    if name in ("RequestTimeout", "ResetReceived", "ResponseError"):
+        _client_errors()
+        return globals()[name]
     table = _SUBCLASSES
     for i in range(0, len(table), 2):
         if table[i] == name:
@@ -38,21 +41,26 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
-# --- client-side failures (raised by Endpoint.request) ---
+# --- client-side failures (raised by Endpoint.request), made together on first use too ---
 
-class RequestTimeout(Exception):
-    """A CON request was retransmitted MAX_RETRANSMIT times without an ACK, or no response came
-    within the exchange lifetime."""
+def _client_errors():
+    class RequestTimeout(Exception):
+        """A CON request was retransmitted MAX_RETRANSMIT times without an ACK, or no response
+        came within the exchange lifetime."""
 
+    class ResetReceived(Exception):
+        """The peer answered our CON with RST (it could not process it)."""
 
-class ResetReceived(Exception):
-    """The peer answered our CON with RST (it could not process it)."""
+    class ResponseError(Exception):
+        """A block-wise transfer got a non-success response part-way; `.response` is that
+        Message."""
 
+        def __init__(self, response, context=""):
+            super().__init__("%s %s" % (N.code_str(response.code), context))
+            self.response = response
+            self.code = response.code
 
-class ResponseError(Exception):
-    """A block-wise transfer got a non-success response part-way; `.response` is that Message."""
-
-    def __init__(self, response, context=""):
-        super().__init__("%s %s" % (N.code_str(response.code), context))
-        self.response = response
-        self.code = response.code
+    g = globals()
+    g["RequestTimeout"] = RequestTimeout
+    g["ResetReceived"] = ResetReceived
+    g["ResponseError"] = ResponseError

@@ -26,7 +26,7 @@ except ImportError:  # every supported port has random; urandom is the fallback
 # Budgets for the duplicate-detection cache: a duplicate is nearly always of one of the last few
 # exchanges, and big block responses are recomputed instead of kept (RFC 7252 §4.5 allows that
 # for idempotent requests), so the cache cannot grow with a transfer.
-DEDUP_ENTRIES = const(12)
+DEDUP_ENTRIES = const(8)
 DEDUP_BYTES = const(2048)
 
 # What receive() tells the caller about an incoming message.

@@ -6,7 +6,6 @@ import socket
 
 import asyncio
 
-from coap.transport import Transport
 
 _IS_MPY = hasattr(asyncio, "core")
 
@@ -16,7 +15,7 @@ def _wait_readable(sock):
     yield asyncio.core._io_queue.queue_read(sock)
 
 
-class UdpTransport(Transport):
+class UdpTransport:
     max_datagram = 1280  # IPv6 minimum MTU; CoAP over UDP should fit it (RFC 7252 §4.6)
 
     def __init__(self, host="0.0.0.0", port=0):
@@ -27,22 +26,26 @@ class UdpTransport(Transport):
         self.sock.bind(ai[-1])
         self.sock.setblocking(False)
         self.dropped_tx = 0
-        # MicroPython's recvfrom(n) allocates an n-byte buffer and then the datagram as bytes.
-        # On a long-running, fragmented heap those contiguous blocks may no longer exist even
-        # with plenty of RAM free. Two reserves of that size are held and let go just before
-        # each recvfrom: the collector frees them on demand and the allocations land there.
-        self._spare = [None, None]
+        # MicroPython's recvfrom(n) allocates an n-byte buffer for every datagram. On a small,
+        # fragmented heap that contiguous block may be missing even with RAM free. A reserve of
+        # that size is held and let go just before each recvfrom: the collector frees it on
+        # demand, the buffer lands there, and the reserve is taken again where it was.
+        # (A datagram near max_datagram also needs a second block of its size for the bytes.)
+        self._spare = None
+        self._last_remote = None
         if _IS_MPY:
             self._reserve()
 
+    def release_reserve(self):
+        """Let go of the reserve (the Endpoint does, when a handler ran out of memory)."""
+        self._spare = None
+
     def _reserve(self):
-        sp = self._spare
-        for i in range(2):
-            if sp[i] is None:
-                try:
-                    sp[i] = bytearray(self.max_datagram + 1)
-                except MemoryError:
-                    return  # retaken before the next datagram
+        if self._spare is None:
+            try:
+                self._spare = bytearray(self.max_datagram + 1)
+            except MemoryError:
+                pass  # tried again before the next datagram
 
     def resolve(self, host, port):
         for ai in socket.getaddrinfo(host, port):
@@ -72,21 +75,24 @@ class UdpTransport(Transport):
             """-> (data, remote): one datagram, as bytes; longer than max_datagram means
             truncated. The Endpoint takes this instead of recvfrom(buf) when it exists."""
             n = self.max_datagram + 1
-            sp = self._spare
             while True:
                 self._reserve()
                 await _wait_readable(self.sock)
-                sp[0] = sp[1] = None
+                self._spare = None
                 try:
-                    return self.sock.recvfrom(n)
+                    data, remote = self.sock.recvfrom(n)
+                    # One object per peer (recvfrom makes a new one each time): the duplicate
+                    # cache keys every recent message by it.
+                    if remote == self._last_remote:
+                        remote = self._last_remote
+                    else:
+                        self._last_remote = remote
+                    return data, remote
                 except OSError as e:
                     if e.args[0] != errno.EAGAIN:
                         raise
                 finally:
-                    try:
-                        sp[0] = bytearray(n)  # where recvfrom's own buffer was, freed already
-                    except MemoryError:
-                        pass
+                    self._reserve()  # where recvfrom's own buffer was, freed already
 
     async def recvfrom(self, buf):
         mv = memoryview(buf)

@@ -31,11 +31,6 @@ _BREAK = const(0xFF)
 _INDEF = const(31)
 
 
-class CBORError(Error):
-    def __init__(self, msg, pos=-1):
-        super().__init__(BAD_REQUEST, "cbor at %d: %s" % (pos, msg))
-
-
 def _half_bits(x):
     """Half-precision bits for x when it converts exactly, else None."""
     if x != x:
@@ -203,147 +198,165 @@ class Encoder:
             raise Error(INTERNAL_SERVER_ERROR, "cbor: cannot encode %s" % type(v).__name__)
 
 
-class Decoder:
-    def __init__(self, data, max_depth=16, max_items=4096, skip_tags=True):
-        self.buf = memoryview(data)
-        self.pos = 0
-        self.max_depth = max_depth
-        self.items_left = max_items
-        self.skip_tags = skip_tags
+def _make_decoder():
+    # The decoding half is made on first use, like this: a device that only ever encodes (Send,
+    # notifications, SenML answers) keeps its ~1 KB of class and method objects free.
+    global CBORError, Decoder
 
-    def done(self):
-        return self.pos >= len(self.buf)
+    class CBORError(Error):
+        def __init__(self, msg, pos=-1):
+            super().__init__(BAD_REQUEST, "cbor at %d: %s" % (pos, msg))
 
-    def _need(self, n):
-        if self.pos + n > len(self.buf):
-            raise CBORError("truncated, %d bytes needed" % n, self.pos)
+    class Decoder:
+        def __init__(self, data, max_depth=16, max_items=4096, skip_tags=True):
+            self.buf = memoryview(data)
+            self.pos = 0
+            self.max_depth = max_depth
+            self.items_left = max_items
+            self.skip_tags = skip_tags
 
-    def _u8(self):
-        self._need(1)
-        b = self.buf[self.pos]
-        self.pos += 1
-        return b
+        def done(self):
+            return self.pos >= len(self.buf)
 
-    def head(self):
-        """One item head: (major, argument); argument None means indefinite length;
-        for major 7 the argument is the simple value (20..23) or the float itself."""
-        self.items_left -= 1
-        if self.items_left < 0:
-            raise CBORError("too many items", self.pos)
-        start = self.pos
-        ib = self._u8()
-        major = ib >> 5
-        ai = ib & 31
-        if ai < 24:
-            arg = ai
-        elif ai < 28:
-            n = 1 << (ai - 24)
-            self._need(n)
-            p = self.pos
-            if major == _M_SIMPLE and ai > 24:
-                if ai == 25:
-                    arg = _half_value((self.buf[p] << 8) | self.buf[p + 1])
-                else:
-                    arg = struct.unpack(">f" if ai == 26 else ">d", bytes(self.buf[p:p + n]))[0]
-                self.pos += n
-                return major, arg
-            arg = int.from_bytes(bytes(self.buf[p:p + n]), "big")
-            self.pos += n
-            if major == _M_SIMPLE and arg < 32:
-                raise CBORError("simple value %d in two bytes" % arg, start)
-        elif ai == _INDEF and major in (_M_BYTES, _M_TEXT, _M_ARRAY, _M_MAP):
-            arg = None
-        elif ai == _INDEF and major == _M_SIMPLE:
-            raise CBORError("unexpected break", start)
-        else:
-            raise CBORError("reserved additional info %d for major %d" % (ai, major), start)
-        return major, arg
+        def _need(self, n):
+            if self.pos + n > len(self.buf):
+                raise CBORError("truncated, %d bytes needed" % n, self.pos)
 
-    def _string(self, major, n):
-        if n is not None:
-            self._need(n)
-            b = bytes(self.buf[self.pos:self.pos + n])
-            self.pos += n
-        else:
-            parts = []
-            while True:
-                self._need(1)
-                if self.buf[self.pos] == _BREAK:
-                    self.pos += 1
-                    break
-                at = self.pos
-                m, cn = self.head()
-                if m != major or cn is None:
-                    raise CBORError("bad chunk in indefinite string", at)
-                self._need(cn)
-                parts.append(bytes(self.buf[self.pos:self.pos + cn]))
-                self.pos += cn
-            b = b"".join(parts)
-        if major == _M_TEXT:
-            try:
-                return b.decode()
-            except Exception:
-                raise CBORError("text is not UTF-8", self.pos)
-        return b
-
-    def _at_break(self):
-        self._need(1)
-        if self.buf[self.pos] == _BREAK:
+        def _u8(self):
+            self._need(1)
+            b = self.buf[self.pos]
             self.pos += 1
-            return True
-        return False
+            return b
 
-    def value(self, depth=0):
-        at = self.pos
-        major, arg = self.head()
-        if major == _M_UINT:
-            return arg
-        if major == _M_NINT:
-            return -1 - arg
-        if major == _M_BYTES or major == _M_TEXT:
-            return self._string(major, arg)
-        if major == _M_TAG:
-            if not self.skip_tags:
-                raise CBORError("tag %d not accepted" % arg, at)
-            return self.value(depth)
-        if major == _M_SIMPLE:
-            if isinstance(arg, float):
-                return arg
-            if arg == 20:
-                return False
-            if arg == 21:
+        def head(self):
+            """One item head: (major, argument); argument None means indefinite length;
+            for major 7 the argument is the simple value (20..23) or the float itself."""
+            self.items_left -= 1
+            if self.items_left < 0:
+                raise CBORError("too many items", self.pos)
+            start = self.pos
+            ib = self._u8()
+            major = ib >> 5
+            ai = ib & 31
+            if ai < 24:
+                arg = ai
+            elif ai < 28:
+                n = 1 << (ai - 24)
+                self._need(n)
+                p = self.pos
+                if major == _M_SIMPLE and ai > 24:
+                    if ai == 25:
+                        arg = _half_value((self.buf[p] << 8) | self.buf[p + 1])
+                    else:
+                        arg = struct.unpack(">f" if ai == 26 else ">d", bytes(self.buf[p:p + n]))[0]
+                    self.pos += n
+                    return major, arg
+                arg = int.from_bytes(bytes(self.buf[p:p + n]), "big")
+                self.pos += n
+                if major == _M_SIMPLE and arg < 32:
+                    raise CBORError("simple value %d in two bytes" % arg, start)
+            elif ai == _INDEF and major in (_M_BYTES, _M_TEXT, _M_ARRAY, _M_MAP):
+                arg = None
+            elif ai == _INDEF and major == _M_SIMPLE:
+                raise CBORError("unexpected break", start)
+            else:
+                raise CBORError("reserved additional info %d for major %d" % (ai, major), start)
+            return major, arg
+
+        def _string(self, major, n):
+            if n is not None:
+                self._need(n)
+                b = bytes(self.buf[self.pos:self.pos + n])
+                self.pos += n
+            else:
+                parts = []
+                while True:
+                    self._need(1)
+                    if self.buf[self.pos] == _BREAK:
+                        self.pos += 1
+                        break
+                    at = self.pos
+                    m, cn = self.head()
+                    if m != major or cn is None:
+                        raise CBORError("bad chunk in indefinite string", at)
+                    self._need(cn)
+                    parts.append(bytes(self.buf[self.pos:self.pos + cn]))
+                    self.pos += cn
+                b = b"".join(parts)
+            if major == _M_TEXT:
+                try:
+                    return b.decode()
+                except Exception:
+                    raise CBORError("text is not UTF-8", self.pos)
+            return b
+
+        def _at_break(self):
+            self._need(1)
+            if self.buf[self.pos] == _BREAK:
+                self.pos += 1
                 return True
-            if arg == 22 or arg == 23:
-                return None
-            raise CBORError("simple value %d" % arg, at)
-        if depth >= self.max_depth:
-            raise CBORError("nesting deeper than %d" % self.max_depth, at)
-        if arg is not None and arg > len(self.buf) - self.pos:
-            raise CBORError("container of %d items exceeds input" % arg, at)
-        if major == _M_ARRAY:
-            out = []
+            return False
+
+        def value(self, depth=0):
+            at = self.pos
+            major, arg = self.head()
+            if major == _M_UINT:
+                return arg
+            if major == _M_NINT:
+                return -1 - arg
+            if major == _M_BYTES or major == _M_TEXT:
+                return self._string(major, arg)
+            if major == _M_TAG:
+                if not self.skip_tags:
+                    raise CBORError("tag %d not accepted" % arg, at)
+                return self.value(depth)
+            if major == _M_SIMPLE:
+                if isinstance(arg, float):
+                    return arg
+                if arg == 20:
+                    return False
+                if arg == 21:
+                    return True
+                if arg == 22 or arg == 23:
+                    return None
+                raise CBORError("simple value %d" % arg, at)
+            if depth >= self.max_depth:
+                raise CBORError("nesting deeper than %d" % self.max_depth, at)
+            if arg is not None and arg > len(self.buf) - self.pos:
+                raise CBORError("container of %d items exceeds input" % arg, at)
+            if major == _M_ARRAY:
+                out = []
+                i = 0
+                while (arg is None and not self._at_break()) or (arg is not None and i < arg):
+                    out.append(self.value(depth + 1))
+                    i += 1
+                return out
+            out = {}
             i = 0
             while (arg is None and not self._at_break()) or (arg is not None and i < arg):
-                out.append(self.value(depth + 1))
+                kat = self.pos
+                k = self.value(depth + 1)
+                if isinstance(k, list):
+                    k = _frozen(k)
+                elif isinstance(k, dict):
+                    raise CBORError("map as map key", kat)
+                if k in out:
+                    raise CBORError("duplicate map key %r" % (k,), kat)
+                out[k] = self.value(depth + 1)
                 i += 1
             return out
-        out = {}
-        i = 0
-        while (arg is None and not self._at_break()) or (arg is not None and i < arg):
-            kat = self.pos
-            k = self.value(depth + 1)
-            if isinstance(k, list):
-                k = _frozen(k)
-            elif isinstance(k, dict):
-                raise CBORError("map as map key", kat)
-            if k in out:
-                raise CBORError("duplicate map key %r" % (k,), kat)
-            out[k] = self.value(depth + 1)
-            i += 1
-        return out
 
-    def skip(self):
-        self.value()
+        def skip(self):
+            self.value()
+
+    return Decoder
+
+
+def __getattr__(name):
+    if name in ("Decoder", "CBORError"):
+        _make_decoder()
+        return globals()[name]
+    raise AttributeError(name)
 
 
 def _frozen(v):
@@ -357,7 +370,7 @@ def _frozen(v):
 
 def loads(data, max_depth=16, max_items=4096, skip_tags=True):
     try:
-        d = Decoder(data, max_depth, max_items, skip_tags)
+        d = (globals().get("Decoder") or _make_decoder())(data, max_depth, max_items, skip_tags)
         v = d.value()
     except CBORError:
         raise

@@ -33,12 +33,11 @@ from lwm2m import model as M
 from lwm2m import path as P
 from lwm2m.attrs import AttrStore
 from lwm2m.dm import DeviceManager
-from lwm2m.observe import NotificationStore, ObserveEngine, ObserveLimit
 from lwm2m.rd_client import (
     MAX_DELAY_MS, S_BOOTSTRAP, S_DEREGISTERED, S_FAILED, S_REGISTERED, RdClient, RetryPolicy,
     bootstrap_account, server_accounts)
-# bootstrap, persist, queue_mode and send are imported where first needed: a device that never
-# bootstraps, persists, sleeps or sends keeps their RAM.
+# bootstrap, persist, queue_mode, send and observe are imported where first needed: a device that
+# never bootstraps, persists, sleeps, sends or is observed keeps their RAM.
 
 from hal.clock import default as _clock
 
@@ -97,7 +96,7 @@ class Account:
         self.remote = None
         self.rd = None
         self.attrs = AttrStore()
-        self.store = NotificationStore()
+        self.store = None  # NotificationStore, made when a notification is first held
         self.queue = None
         self.disabled_until = None
 
@@ -119,7 +118,7 @@ class Client:
             self.persist = Persist(store, registry)
         self.ep = Endpoint(transport, self._handle)
         self.accounts = []
-        self.engine = ObserveEngine(self._read_value)
+        self._engine = None  # ObserveEngine, made on the first Observe (see .engine)
         self.anon_attrs = AttrStore()
         self.dm = DeviceManager(registry, self.anon_attrs, self._observe_cb, self._execute_cb)
         self.bs = None
@@ -131,6 +130,15 @@ class Client:
         self._dirty_config = False
         self._pending = []  # in-flight request tasks
         registry.listeners.append(self._on_change)
+
+    @property
+    def engine(self):
+        """The ObserveEngine (all observations), made on first use."""
+        if self._engine is None:
+            from lwm2m.observe import ObserveEngine
+
+            self._engine = ObserveEngine(self._read_value)
+        return self._engine
 
     # --- configuration -------------------------------------------------------------------------
 
@@ -201,12 +209,13 @@ class Client:
             self._tick_bootstrap(now)
         for acc in self.accounts:
             self._tick_account(acc, now)
-        for key in self.engine.due(now):
-            self._deliver(key, now)
+        if self._engine is not None:
+            for key in self._engine.due(now):
+                self._deliver(key, now)
 
     def _next_wait(self, now):
         best = _MAX_WAIT_MS
-        times = [self.engine.next_time(now)]
+        times = [self._engine.next_time(now) if self._engine is not None else None]
         if self.bs is not None:
             times.append(self.bs.next_time(now))
         for acc in self.accounts:
@@ -257,7 +266,7 @@ class Client:
         if rd.state == S_BOOTSTRAP:
             rd.state = S_FAILED  # hand over once
             self._start_bootstrap(now, "registration failed")
-        if len(acc.store) and rd.state == S_REGISTERED and self._reachable(acc):
+        if acc.store is not None and len(acc.store) and rd.state == S_REGISTERED and self._reachable(acc):
             # Back online (the Update or Register went through): stored notifications first.
             self._flush(acc, now)
 
@@ -287,7 +296,7 @@ class Client:
             elif rdreq.kind == "deregister":
                 self._save_registration(acc, None)
             acc.rd.on_response(now, resp.code, resp.location_path())
-        except (CE.RequestTimeout, CE.ResetReceived, CE.ResponseError, OSError) as exc:
+        except (CE.RequestTimeout, CE.ResetReceived, CE.ResponseError, OSError, MemoryError) as exc:
             acc.rd.on_failure(_clock.ticks_ms(), repr(exc))
         finally:
             self._done()
@@ -297,7 +306,7 @@ class Client:
             resp = await self.ep.request(self.bs_remote, self._message(rdreq))
             if self.bs is not None:
                 self.bs.on_response(_clock.ticks_ms(), resp.code)
-        except (CE.RequestTimeout, CE.ResetReceived, CE.ResponseError, OSError) as exc:
+        except (CE.RequestTimeout, CE.ResetReceived, CE.ResponseError, OSError, MemoryError) as exc:
             if self.bs is not None:
                 self.bs.on_failure(_clock.ticks_ms(), repr(exc))
         finally:
@@ -364,7 +373,8 @@ class Client:
         from lwm2m.bootstrap import BootstrapClient
 
         self.accounts = []
-        self.engine.remove_where(lambda o: True)
+        if self._engine is not None:
+            self._engine.remove_where(lambda o: True)
         self.bs = BootstrapClient(self.registry, self.name, on_event=self.log,
                                   on_commit=self._save_config)
         self.log("bootstrap-start", why)
@@ -427,15 +437,20 @@ class Client:
                 self.engine.add(key, path, self._attrs_for_path(ssid, path),
                                 self._read_value(path), now, ssid,
                                 None if req.code == N.GET else paths)
-            except ObserveLimit as exc:
+            except Exception as exc:
+                from lwm2m.observe import ObserveLimit
+
+                if not isinstance(exc, ObserveLimit):
+                    raise
                 raise M.Error(M.INTERNAL_SERVER_ERROR, str(exc))
             if o is None:
                 self.log("observe", key)
         elif kind == "cancel":
-            if self.engine.remove(key) is not None:
+            if self._engine is not None and self._engine.remove(key) is not None:
                 self.log("observe-cancel", key)
         elif kind == "attrs":
-            self.engine.set_attrs(paths[0], lambda o: self._attrs_for_path(o.ctx, o.path), now)
+            if self._engine is not None:
+                self._engine.set_attrs(paths[0], lambda o: self._attrs_for_path(o.ctx, o.path), now)
             self._wake.set()
 
     def _attrs_for_path(self, ssid, path):
@@ -490,7 +505,8 @@ class Client:
         if self.bs is not None and self.bs.active():
             return  # bootstrap writes are not reported; Finish sets things up anew
         now = _clock.ticks_ms()
-        self.engine.changed(path, now)
+        if self._engine is not None:
+            self._engine.changed(path, now)
         if path[0] in (_OID_SEC, _OID_SRV):
             self._dirty_config = True
         if len(path) == 2:
@@ -536,6 +552,10 @@ class Client:
                 finally:
                     self._notifying = None
                 if resp.code == N.CONTENT:
+                    if acc.store is None:
+                        from lwm2m.observe import NotificationStore
+
+                        acc.store = NotificationStore()
                     acc.store.put(key, resp.content_format(), resp.payload)
                     self.log("notify-stored", "%s (%d held)" % (key, len(acc.store)))
         self.engine.notified(key, self._read_value(o.path), now)
@@ -565,7 +585,7 @@ class Client:
         self.log("notify", key)
 
     def _flush(self, acc, now):
-        items = acc.store.drain()
+        items = acc.store.drain() if acc.store is not None else ()
         for key, ct, payload in items:
             self._override = (key, (ct, payload))
             self._notifying = key
@@ -580,11 +600,11 @@ class Client:
     def _drop_observations(self, acc):
         """A new registration ends that server's observations (Core §6.2.1: the server forgets
         them), so nothing is sent to tokens it no longer knows."""
-        self.engine.remove_where(lambda o: o.ctx == acc.ssid)
-        for obs in self.ep.observers.all():
-            if obs.remote == acc.remote:
-                self.ep.observers.remove(obs)
-        acc.store.drain()
+        if self._engine is not None:
+            self._engine.remove_where(lambda o: o.ctx == acc.ssid)
+        self.ep.drop_observers(acc.remote)
+        if acc.store is not None:
+            acc.store.drain()
 
     # --- Send ----------------------------------------------------------------------------------
 
@@ -609,14 +629,29 @@ class Client:
 
 
 async def _wait_event(event, ms):
-    """Wait for `event` at most `ms` milliseconds (MicroPython has wait_for_ms, CPython wait_for)."""
-    try:
-        if hasattr(asyncio, "wait_for_ms"):
-            await asyncio.wait_for_ms(event.wait(), ms)
-        else:
+    """Wait for `event` at most `ms` milliseconds. On MicroPython a helper task cuts the sleep
+    short when the event fires (asyncio.wait_for_ms would load asyncio.funcs for this alone)."""
+    if not hasattr(asyncio, "sleep_ms"):
+        try:
             await asyncio.wait_for(event.wait(), ms / 1000)
-    except asyncio.TimeoutError:
-        pass
+        except asyncio.TimeoutError:
+            pass
+        return
+    if event.is_set():
+        return
+    waker = asyncio.create_task(_cut_short(event, asyncio.current_task()))
+    try:
+        await asyncio.sleep_ms(ms)
+    except asyncio.CancelledError:
+        if not waker.done():
+            raise  # cancelled from outside, not by the event
+    finally:
+        waker.cancel()
+
+
+async def _cut_short(event, task):
+    await event.wait()
+    task.cancel()
 
 
 def _free_iid(obj):

@@ -15,14 +15,24 @@ from lwm2m import fmt_senml
 from lwm2m.model import Error, BAD_REQUEST
 
 CT = const(112)
-_LABELS = (("bn", -2), ("bt", -3), ("n", 0), ("t", 6), ("v", 2), ("vs", 3), ("vb", 4),
-           ("vd", 8), ("vlo", "vlo"))
+# SenML name and CBOR label pairs, flat: a tuple of constants, which stays in flash when frozen.
+_LABELS = ("bn", -2, "bt", -3, "n", 0, "t", 6, "v", 2, "vs", 3, "vb", 4, "vd", 8, "vlo", "vlo")
 _HEAD_KEYS = (-2, -3, 0, 6)  # bn bt n t, in the order entries() gives them
-_BY_KEY = {}
-_BY_NAME = {}
-for _name, _key in _LABELS:
-    _BY_KEY[_key] = _name
-    _BY_NAME[_name] = _key
+
+
+def _label(name):
+    i = _LABELS.index(name)
+    return _LABELS[i + 1]
+
+
+def _name(key):
+    t = _LABELS
+    for i in range(1, len(t), 2):
+        k = t[i]
+        # type first: 0 == False and "vlo" must not match an int key
+        if type(k) is type(key) and k == key:
+            return t[i - 1]
+    return None
 
 
 def encode_to(write, records, base_path):
@@ -43,7 +53,7 @@ def _emit(enc, records, base_path):
                 enc.int(_HEAD_KEYS[i])
                 enc.value(fields[i])
         if label is not None:
-            enc.value(_BY_NAME[label])
+            enc.value(_label(label))
             enc.value(value)
 
 
@@ -63,7 +73,7 @@ def decode(data, base_path, type_of):
             raise Error(BAD_REQUEST, "senml cbor record is not a map")
         e = {}
         for k, v in m.items():
-            name = _BY_KEY.get(k)
+            name = _name(k)
             # Unknown labels below 0 are "must understand" only when they end in '_' (text
             # keys); integer ones LwM2M does not use are ignored, as RFC 8428 §4.4 allows.
             if name is not None:

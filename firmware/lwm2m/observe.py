@@ -38,14 +38,6 @@ def path_overlaps(a, b):
     return a[:n] == b[:n]
 
 
-class ObserveLimit(Exception):
-    """No room for another observation; the runner answers 5.00 / 4.13 with this context."""
-
-    def __init__(self, count):
-        super().__init__("observation table full (%d)" % count)
-        self.count = count
-
-
 class Observation:
     def __init__(self, key, path, attrs, value, now, ctx, paths=None):
         self.key = key
@@ -106,7 +98,7 @@ class ObserveEngine:
         """Register (or re-register: same key replaces) an observation; `value` is what the response
         to the Observe request carried. A composite observation passes path () and `paths`."""
         if key not in self.obs and len(self.obs) >= self.max:
-            raise ObserveLimit(len(self.obs))
+            raise (globals().get("ObserveLimit") or _make_limit())(len(self.obs))
         o = Observation(key, path, attrs, value, now, ctx, paths)
         self.obs[key] = o
         return o
@@ -187,24 +179,52 @@ class ObserveEngine:
         yield _clock.ticks_add(o.last_notify, o.pmax) if o.pmax else None
 
 
-class NotificationStore:
-    """Notifications held while offline / disabled (/1/x/6 true), oldest first, bounded."""
+# The table-full error and the offline store are made on first use (module __getattr__):
+# a client that is never observed to the limit, nor offline with /1/x/6 set, keeps their RAM.
+def _make_limit():
+    global ObserveLimit
 
-    def __init__(self, capacity=_DEF_STORE):
-        self.capacity = capacity
-        self.items = []
-        self.dropped = 0
+    class ObserveLimit(Exception):
+        """No room for another observation; the runner answers 5.00 / 4.13 with this context."""
 
-    def put(self, key, content_format, payload):
-        if len(self.items) >= self.capacity:
-            self.items.pop(0)
-            self.dropped += 1
-        self.items.append((key, content_format, bytes(payload)))
+        def __init__(self, count):
+            super().__init__("observation table full (%d)" % count)
+            self.count = count
 
-    def drain(self):
-        """Remove and return everything stored, oldest first."""
-        items, self.items = self.items, []
-        return items
+    return ObserveLimit
 
-    def __len__(self):
-        return len(self.items)
+
+def _make_store():
+    global NotificationStore
+
+    class NotificationStore:
+        """Notifications held while offline / disabled (/1/x/6 true), oldest first, bounded."""
+
+        def __init__(self, capacity=_DEF_STORE):
+            self.capacity = capacity
+            self.items = []
+            self.dropped = 0
+
+        def put(self, key, content_format, payload):
+            if len(self.items) >= self.capacity:
+                self.items.pop(0)
+                self.dropped += 1
+            self.items.append((key, content_format, bytes(payload)))
+
+        def drain(self):
+            """Remove and return everything stored, oldest first."""
+            items, self.items = self.items, []
+            return items
+
+        def __len__(self):
+            return len(self.items)
+
+    return NotificationStore
+
+
+def __getattr__(name):
+    if name == "ObserveLimit":
+        return _make_limit()
+    if name == "NotificationStore":
+        return _make_store()
+    raise AttributeError(name)

@@ -20,3 +20,16 @@ def test_error_unknown_name_raises_attribute_error():
     except AttributeError:
         return
     assert False, "no AttributeError"
+
+
+def test_client_side_errors_made_together_on_first_use():
+    from coap.error import ResponseError
+
+    class _Resp:
+        code = 132
+
+    exc = ResponseError(_Resp(), "Block2 at offset 1024")
+    assert exc.code == 132 and exc.response.code == 132
+    assert str(exc) == "4.04 Block2 at offset 1024"
+    assert E.RequestTimeout is E.RequestTimeout and issubclass(E.ResetReceived, Exception)
+    assert not issubclass(E.RequestTimeout, E.CoapError)

@@ -1,7 +1,8 @@
 """The whole registration + DM flow on a constrained heap, with the firmware as it ships: frozen
-into the MicroPython image (bytecode in flash, only runtime state on the heap). 96 KB is the
-budget proven here; host_tools/bench/lwm2m.py prints the smallest heap that works (88 KB when
-measured) and the runtime state after registration."""
+into the MicroPython image (bytecode in flash, only runtime state on the heap). 64 KB is the
+budget proven here (the issue's goal): Register, Read /3/0 as SenML CBOR, Write, Read, Observe
+and a Notify, an Update from Execute /1/0/8, De-register. host_tools/bench/lwm2m.py prints the
+smallest heap that works and the heap held after each step."""
 
 import asyncio
 import subprocess
@@ -9,7 +10,7 @@ import subprocess
 import harness
 from lwm2m_client_itest import async_test, expect, session
 
-HEAP = "96K"
+HEAP = "64K"
 
 
 def _frozen_client_available():
@@ -21,7 +22,7 @@ def _frozen_client_available():
 
 
 @async_test
-async def test_registration_and_dm_flow_in_96K_heap_frozen_image(processes):
+async def test_registration_and_dm_flow_in_64K_heap_frozen_image(processes):
     ok, why = _frozen_client_available()
     assert ok, ("lwm2m.client is not frozen into %s (firmware/manifest.py must list "
                 "package(\"lwm2m\") and the image must be rebuilt): %s" % (harness.MICROPYTHON, why))
@@ -39,7 +40,7 @@ async def test_registration_and_dm_flow_in_96K_heap_frozen_image(processes):
         await server.wait_update("small", 1, 10)
         dev.send_line("mem")
         m = await expect(dev, r"lwm2m mem alloc=(\d+) free=(\d+)")
-        assert int(m.group(1)) + int(m.group(2)) <= 96 * 1024
+        assert int(m.group(1)) + int(m.group(2)) <= 64 * 1024
         dev.send_line("quit")
         await server.wait_deregistered("small", 10)
         assert await asyncio.to_thread(dev.wait, 10) == 0
