@@ -326,9 +326,16 @@ class Device:
     # --- network: REFRESH, re-attach, facts -----------------------------------------------------
     async def _watch(self):
         d = self.d
+        sim = asyncio.Event()
+        d.sim_listeners.append(sim.set)     # SIM status / REFRESH URC, modem reboot
         while True:
             if d.sim_events == self.attached_events:
-                await asyncio.sleep_ms(50)
+                sim.clear()
+                try:
+                    # the poll only covers a URC that came between the test and the clear
+                    await asyncio.wait_for_ms(sim.wait(), 1000)
+                except asyncio.TimeoutError:
+                    pass
                 continue
             seen = d.sim_events
             self.transport.down()
@@ -407,6 +414,8 @@ class Device:
 
     def _lwm2m_log(self, line):
         print("device: " + line)
+        if line.startswith("lwm2m bootstrap-done"):
+            self._unmute()
         got = self.tracker.lwm2m(line)
         if got:
             self._post(got)
@@ -433,7 +442,8 @@ class Device:
         return CTX.digest(CTX.snapshot(self.registry, obs, self.ops.policy))
 
     def _unmute(self):
-        """Telemetry and the audit go out with LwM2M Send: Mute Send (/1/x/23) must be false."""
+        """Telemetry and the audit go out with LwM2M Send. An absent Mute Send (/1/x/23) means
+        muted (Core 1.1 E.2); this application's policy is to send unless a server set it true."""
         srv = self.registry.get_object(_OID_SRV)
         for iid in srv.instances:
             if srv.instances[iid].get(_SRV_MUTE_SEND) is None:

@@ -75,8 +75,10 @@ class ControlPlane:
         self._changed = asyncio.Event()
 
     @classmethod
-    async def start(cls, run_dir, lifetime=30, eid=_pki.DEFAULT_EID):
-        """Servers on 127.0.0.1 with ports chosen by the kernel; state under run_dir."""
+    async def start(cls, run_dir, lifetime=30, eid=_pki.DEFAULT_EID, mute_send=None):
+        """Servers on 127.0.0.1 with ports chosen by the kernel; state under run_dir.
+        `mute_send`: /1/0/23 in the bootstrap config (None: not written; the device then
+        applies its own policy)."""
         self = cls()
         os.makedirs(run_dir, exist_ok=True)
         self.pki_dir = os.path.join(run_dir, "pki")
@@ -92,7 +94,8 @@ class ControlPlane:
         self.server.add_listener(self._on_event)
         self.lwm2m_uri = "coap://127.0.0.1:%d" % self.server.port
         config = simple_config(self.lwm2m_uri, lifetime=lifetime)
-        config["/1/0"][_SRV_MUTE_SEND] = False
+        if mute_send is not None:
+            config["/1/0"][_SRV_MUTE_SEND] = mute_send
         self.bootstrap = await BootstrapServer.start(host="127.0.0.1", port=0,
                                                      db=os.path.join(run_dir, "bs.sqlite"),
                                                      configs={"*": config})
