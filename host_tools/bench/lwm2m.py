@@ -7,6 +7,9 @@
 2. Heap: bytes held by the imported modules (bytecode loaded from .mpy: on a device it would be
    frozen in flash), and the steady runtime heap after registration with objects 0/1/3/4 and one
    observation (goal <= 24 KB), and the smallest -X heapsize that runs Register + Read + Observe.
+3. Frozen image: RAM each module takes at import (module dict, classes, function objects; the
+   bytecode stays in flash), imported one after the other in dependency order, so each figure
+   is what that module adds. Modules made on first use (observe, codecs) are listed too.
 
 The firmware is compiled with mpy-cross (as it ships: bytecode) and run on the Unix port against a
 small CoAP responder written here with aiocoap's message codec (a short Location-Path rd/abcd, as a
@@ -26,7 +29,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MICROPYTHON = os.path.join(ROOT, "build", "bin", "micropython")
 MPY_CROSS = os.path.join(ROOT, "build", "bin", "mpy-cross")
 PACKAGES = ("coap", "lwm2m", "objects", "hal")
-HEAPS = ("64K", "80K", "88K", "96K", "128K", "192K", "256K")
+HEAPS = ("48K", "52K", "56K", "60K", "64K", "72K", "80K", "96K", "128K", "192K", "256K")
+# Dependency order: each delta is what the module adds on top of the ones before it.
+MODULES = ("asyncio", "asyncio.event", "coap.numbers", "coap.ticks", "coap.error", "coap.options",
+           "coap.message", "coap.msglayer", "coap.endpoint", "coap.transport_udp", "hal.clock",
+           "lwm2m.model", "lwm2m.path", "lwm2m.attrs", "lwm2m.dm", "lwm2m.linkformat",
+           "lwm2m.rd_client", "lwm2m.client", "objects.obj_security", "objects.obj_server",
+           "objects.obj_device", "objects.obj_connmon", "lwm2m.fmt_text", "lwm2m.fmt_tlv",
+           "coap.observe", "lwm2m.observe", "lwm2m.cbor", "lwm2m.fmt_senml",
+           "lwm2m.fmt_senml_cbor", "coap.block")
+_PER_MODULE = ("import gc\ngc.collect()\nprev = gc.mem_alloc()\nfor m in %r:\n"
+               "    __import__(m)\n    gc.collect()\n    a = gc.mem_alloc()\n"
+               "    print(m, a - prev)\n    prev = a\n")
 _WAIT_S = 6.0
 
 _IMPORTS = ("import gc; gc.collect(); a0 = gc.mem_alloc(); "
@@ -169,6 +183,15 @@ def import_heap(lib):
     return int(out[0]), int(out[1])
 
 
+def module_heap(empty):
+    """[(module, bytes its import adds)] on the frozen image."""
+    env = dict(os.environ, MICROPYPATH=".frozen")
+    out = subprocess.run([MICROPYTHON, "-X", "heapsize=1M", "-c", _PER_MODULE % (MODULES,)],
+                         env=env, cwd=empty, capture_output=True, text=True, timeout=60,
+                         check=True).stdout.split()
+    return [(out[i], int(out[i + 1])) for i in range(0, len(out), 2)]
+
+
 def frozen_available(empty):
     env = dict(os.environ, MICROPYPATH=".frozen")
     out = subprocess.run([MICROPYTHON, "-c", "import lwm2m.client"], env=env, cwd=empty,
@@ -209,6 +232,15 @@ def main():
         f = report_heap("firmware as .mpy files (bytecode loaded into RAM)", lib)
         if frozen_available(empty):
             report_heap("firmware frozen into the image (bytecode in flash)", empty)
+            print("import RAM per module, frozen image (in dependency order; * = loaded on first "
+                  "use, not by a registered client):")
+            lazy = ("coap.observe", "lwm2m.observe", "lwm2m.cbor", "lwm2m.fmt_senml",
+                    "lwm2m.fmt_senml_cbor", "coap.block", "lwm2m.fmt_text", "lwm2m.fmt_tlv")
+            total = 0
+            for name, size in module_heap(empty):
+                total += size
+                print("  %-24s %6d B%s" % (name, size, " *" if name in lazy else ""))
+            print("  %-24s %6d B" % ("total", total))
         else:
             print("heap, frozen image: lwm2m is not frozen into %s (rebuild the image)" % MICROPYTHON)
         print("wire bytes (device -> server), actual vs minimal encoding of the same content:")
