@@ -30,7 +30,7 @@ async def test_LightweightM2M_1_1_int_301_observe_notify_on_change(processes):
 
 
 @async_test
-async def test_LightweightM2M_1_1_int_303_pmax_notifies_without_change(processes):
+async def test_observe_pmax_notifies_without_change(processes):
     async with session(processes, "ob303") as (server, dev):
         assert (await server.write_attributes("ob303", RSSI, pmax=1)).code == "2.04"
         obs = server.observe("ob303", RSSI)
@@ -41,7 +41,7 @@ async def test_LightweightM2M_1_1_int_303_pmax_notifies_without_change(processes
 
 
 @async_test
-async def test_LightweightM2M_1_1_int_304_gt_lt_thresholds(processes):
+async def test_observe_gt_lt_thresholds(processes):
     """gt=-60 / lt=-90: only crossings notify; a change that crosses nothing does not, so the
     next notification after it carries the crossing value."""
     async with session(processes, "ob304") as (server, dev):
@@ -61,7 +61,7 @@ async def test_LightweightM2M_1_1_int_304_gt_lt_thresholds(processes):
 
 
 @async_test
-async def test_LightweightM2M_1_1_int_305_step_attribute(processes):
+async def test_observe_step_attribute(processes):
     async with session(processes, "ob305") as (server, dev):
         assert (await server.write_attributes("ob305", RSSI, st=10)).code == "2.04"
         obs = server.observe("ob305", RSSI)
@@ -73,7 +73,7 @@ async def test_LightweightM2M_1_1_int_305_step_attribute(processes):
 
 
 @async_test
-async def test_LightweightM2M_1_1_int_306_cancel_observation_explicit(processes):
+async def test_LightweightM2M_1_1_int_303_cancel_observation_explicit(processes):
     async with session(processes, "ob306") as (server, dev):
         obs = server.observe("ob306", RSSI)
         await obs.established()
@@ -84,7 +84,7 @@ async def test_LightweightM2M_1_1_int_306_cancel_observation_explicit(processes)
 
 
 @async_test
-async def test_LightweightM2M_1_1_int_307_cancel_observation_by_reset(processes):
+async def test_LightweightM2M_1_1_int_302_cancel_observation_by_reset(processes):
     """The server forgets the observation; its RST to the next (CON: Default Notification Mode
     /1/0/26 = 1) notification ends it on the device."""
     async with session(processes, "ob307") as (server, dev):
@@ -105,7 +105,7 @@ async def test_LightweightM2M_1_1_int_307_cancel_observation_by_reset(processes)
 
 
 @async_test
-async def test_LightweightM2M_1_1_int_310_observe_object_instance(processes):
+async def test_observe_object_instance(processes):
     async with session(processes, "ob310") as (server, dev):
         obs = server.observe("ob310", "/4/0")
         first = await obs.established()
@@ -117,7 +117,7 @@ async def test_LightweightM2M_1_1_int_310_observe_object_instance(processes):
 
 
 @async_test
-async def test_LightweightM2M_1_1_int_280_send_when_unmuted(processes):
+async def test_LightweightM2M_1_1_int_306_send_when_unmuted(processes):
     async with session(processes, "sd280") as (server, dev):
         assert (await server.write("sd280", "/1/0/23", False, content_format=0)).code == "2.04"
         dev.send_line("send /3/0/0,%s" % RSSI)
@@ -127,7 +127,7 @@ async def test_LightweightM2M_1_1_int_280_send_when_unmuted(processes):
 
 
 @async_test
-async def test_LightweightM2M_1_1_int_281_mute_send(processes):
+async def test_LightweightM2M_1_1_int_307_mute_send(processes):
     """Mute Send (/1/0/23) true -- or absent, the default -- refuses Send on the device."""
     async with session(processes, "sd281") as (server, dev):
         dev.send_line("send /3/0/0")
