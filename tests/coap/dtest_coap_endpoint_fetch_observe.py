@@ -19,13 +19,18 @@ def _handler(seen):
     return h
 
 
-async def test_fetch_observe_registers_and_notifies_with_the_body():
-    seen = []
+async def _observed(seen, body):
+    """Server and client endpoints, and the answer to a FETCH with Observe=0 and `body`."""
     a, b = pair()
     server = Endpoint(a, _handler(seen)).start()
     client = Endpoint(b).start()
-    req = Message(code=N.FETCH, options=[(N.OBSERVE, 0)], payload=b"/4/0/2").set_uri_path("/")
-    resp = await client.request("A", req)
+    req = Message(code=N.FETCH, options=[(N.OBSERVE, 0)], payload=body).set_uri_path("/")
+    return a, server, client, await client.request("A", req)
+
+
+async def test_fetch_observe_registers_and_notifies_with_the_body():
+    seen = []
+    a, server, client, resp = await _observed(seen, b"/4/0/2")
     assert resp.code == N.CONTENT and resp.opt(N.OBSERVE) is not None
     assert len(server.observers) == 1
     assert server.notify("sel:/4/0/2") == 1
@@ -40,11 +45,7 @@ async def test_fetch_observe_registers_and_notifies_with_the_body():
 
 async def test_fetch_observe_1_deregisters():
     seen = []
-    a, b = pair()
-    server = Endpoint(a, _handler(seen)).start()
-    client = Endpoint(b).start()
-    req = Message(code=N.FETCH, options=[(N.OBSERVE, 0)], payload=b"/3/0").set_uri_path("/")
-    resp = await client.request("A", req)
+    a, server, client, resp = await _observed(seen, b"/3/0")
     assert len(server.observers) == 1
     cancel = Message(code=N.FETCH, token=resp.token, options=[(N.OBSERVE, 1)],
                      payload=b"/3/0").set_uri_path("/")
