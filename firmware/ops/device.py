@@ -210,7 +210,7 @@ class Device:
         d.eid = self.ipad.eid
         _say("eid %s" % self.ipad.eid)
         self.ops.enable = self._enable_after_reset
-        self.ops.rollback = self.ipad.rollback
+        self.ops.rollback = self._rollback
         await self.ops.start(iccid)
         self._post(self.tracker.attached(iccid))
         await self._connmon()
@@ -455,6 +455,20 @@ class Device:
         # eUICC tells whether it ran.
         cur = await self.ipad.enabled_iccid()
         return cur == iccid, "enabled after reset: %s" % cur
+
+    async def _rollback(self, iccid):
+        ok, detail = await self.ipad.rollback(iccid)
+        if ok:
+            return ok, detail
+        # Refused with nothing to undo (the enable never ran, or the card went back already):
+        # the last good profile is in use, and the attachment the device has now proves it.
+        cur = await self.ipad.enabled_iccid()
+        if cur != iccid or self.tracker.iccid != iccid:
+            return ok, detail
+        self.ops.post_fact(EC.FACT_ATTACHED, iccid)
+        if self.tracker.registered():
+            self.ops.post_fact(EC.FACT_REGISTERED, self.tracker.generation)
+        return True, "%s; %s still enabled" % (detail, cur)
 
     def _report(self, entry):
         self._audit.append((entry["seq"], json.dumps(entry)))

@@ -266,10 +266,27 @@ class GovernedIpad(runner.Ipad):
 
     async def poll(self, state_change_cause=None):
         async with self.card_lock:
-            r = await super().poll(state_change_cause)
+            try:
+                r = await super().poll(state_change_cause)
+            except Exception as e:  # noqa: BLE001 - a card/modem fault ends this round only
+                # The procedure's checkpoint lets the next round resume; the deadlines of a
+                # change in progress still run, so nothing waits on this round.
+                self.log("ipa poll-error %r" % (e,))
+                await self._reopen()
+                r = {"idle": True, "retry_ms": self.ipa.backoff_min_ms, "error": repr(e)}
         self._acks(r.get("handled") or ())
         self._trim()
         return r
+
+    async def _reopen(self):
+        try:
+            await self.runner.channel.close()
+        except Exception:  # noqa: BLE001 - the channel may be what failed
+            pass
+        try:
+            self.runner.channel = await self.open_channel()
+        except Exception as e:  # noqa: BLE001 - tried again next round
+            self.log("ipa reopen-failed %r" % (e,))
 
     async def handle_push(self, message):
         async with self.card_lock:
