@@ -26,8 +26,10 @@ class Run:
         self.modem = None
         self.port = None
 
-    async def start(self, esipa="https", proof_window=8):
-        self.modem, self.port = await asyncio.to_thread(rig.start_modem, self.dir)
+    async def start(self, esipa="https", proof_window=8, dialect=("bg95", "quectel_bg95")):
+        """dialect: (modem simulator's name, firmware's name)."""
+        self.dialect = dialect[1]
+        self.modem, self.port = await asyncio.to_thread(rig.start_modem, self.dir, dialect[0])
         self.processes.append(self.modem)
         self.cp = await ControlPlane.start(self.dir)
         await self.start_device(esipa, proof_window)
@@ -40,7 +42,8 @@ class Run:
 
     async def start_device(self, esipa="https", proof_window=8):
         self.dev = rig.start_device(self.cp, self.dir, self.port, EP, esipa=esipa,
-                                    proof_window=proof_window)
+                                    proof_window=proof_window,
+                                    extra=("--dialect", getattr(self, "dialect", "quectel_bg95")))
         self.processes.append(self.dev)
         await self.expect(r"device: running", 30)
 
