@@ -205,7 +205,7 @@ class Device:
         self.ops.report = self._report
         self.ops.context = self._context
         self.ops.on_done = self._done
-        self._build_ipad(open_channel, state)
+        self._build_ipad(open_channel, state, uicc.max_segment)
         await self.ipad.start()
         d.eid = self.ipad.eid
         _say("eid %s" % self.ipad.eid)
@@ -231,14 +231,17 @@ class Device:
                              rx_window_ms=MAX_TRANSMIT_WAIT_MS,
                              retry=RetryPolicy(5, 2, 10, 1000))
 
-    def _build_ipad(self, open_channel, state):
-        from ipa import procedures
+    def _build_ipad(self, open_channel, state, max_segment):
+        from ipa import apdu, procedures
         from ipa.state import IpaState
 
         lo, hi = [int(x) for x in self.o["poll-ms"].split(",")]
         # The IPAd's own rollback (on eIM loss) stays out of the way: EntryChange decides.
         ipa = procedures.Ipa(IpaState(store=Store(state + "/ipa")), backoff_min_ms=lo,
                              backoff_max_ms=hi, rollback_after_fails=1 << 30)
+        if max_segment < apdu.MAX_BLOCK:
+            # STORE DATA blocks must fit the modem's longest AT command (e.g. +CSIM on SARA-R5).
+            ipa.sd = apdu.StoreData(0, max_segment)
         if self.o["esipa"] == "https":
             from ipa import esipa_https
 

@@ -7,7 +7,8 @@ import pytest
 from ops_integration_rig import EID, EP, OP2, facts_of, run_scenario
 
 
-@pytest.mark.parametrize("dialect", [("nrf91_slm", "nrf91_slm"), ("sim7080", "simcom_sim7080")])
+@pytest.mark.parametrize("dialect", [("nrf91_slm", "nrf91_slm"), ("sim7080", "simcom_sim7080"),
+                                     ("sara_r5", "ublox_sara_r5")])
 def test_profile_switch_committed_per_modem_dialect(tmp_path, processes, dialect):
     async def scenario(r):
         await r.start("https", dialect=dialect)
