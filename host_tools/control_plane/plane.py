@@ -80,6 +80,14 @@ class ControlPlane:
         `mute_send`: /1/0/23 in the bootstrap config (None: not written; the device then
         applies its own policy)."""
         self = cls()
+        try:
+            await self._start(run_dir, lifetime, eid, mute_send)
+        except BaseException:
+            await self.close()      # what did start is stopped again
+            raise
+        return self
+
+    async def _start(self, run_dir, lifetime, eid, mute_send):
         os.makedirs(run_dir, exist_ok=True)
         self.pki_dir = os.path.join(run_dir, "pki")
         if not os.path.isdir(self.pki_dir):
@@ -116,7 +124,6 @@ class ControlPlane:
         self.http = await EsipaHttpServer(self.eim, "127.0.0.1", 0, ctx).start()
         self.eim_url = "https://127.0.0.1:%d" % self.http.port
         self.relay = EimLwm2mRelay(self.eim, self.server)
-        return self
 
     async def close(self):
         for part in (self.relay, self.http):

@@ -105,7 +105,11 @@ def start_modem(run_dir, dialect="bg95", isolate=netsim.ISOLATED_PLMN, echo=None
     p = Proc("modem", [sys.executable, "-u", "-m", "host_tools.control_plane.netsim",
                        "--isolate", isolate, "--dialect", dialect, "--tcp", "0",
                        "--euicc-state", card], env=env, echo=echo)
-    port = int(p.expect(r"modem_sim: tcp 127\.0\.0\.1:(\d+)", 20).group(1))
+    try:
+        port = int(p.expect(r"modem_sim: tcp 127\.0\.0\.1:(\d+)", 30).group(1))
+    except BaseException:
+        p.stop()        # the caller never gets it: do not leave it running
+        raise
     return p, port
 
 
