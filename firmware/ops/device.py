@@ -5,6 +5,7 @@ loop in one asyncio program.
         --server coap://127.0.0.1:5683 | --bootstrap coap://127.0.0.1:5783 --ep NAME \\
         --eim https://127.0.0.1:PORT --ca ROOT.der --state DIR [--esipa https|lwm2m] \\
         [--proof-window S] [--enable-timeout S] [--poll-ms MIN,MAX] [--lifetime S] [--apn APN]
+        [--connmon-s S]   (/4 re-read from the modem every S seconds; 0: only at attachment)
 
 LwM2M runs over the modem's UDP socket (socket-over-AT); ESipa over HTTPS uses the host's TCP
 stack (as a board with PPP/lwIP would), or object 3443 over LwM2M with --esipa lwm2m.
@@ -87,7 +88,7 @@ def parse_args(argv):
     opts = {"modem": None, "dialect": "quectel_bg95", "server": None, "bootstrap": None,
             "ep": None, "eim": None, "ca": None, "state": "ops_state", "esipa": "https",
             "proof-window": "60", "enable-timeout": "60", "poll-ms": "2000,8000",
-            "lifetime": "60", "apn": "iot", "sni": None}
+            "lifetime": "60", "apn": "iot", "sni": None, "connmon-s": "30"}
     i = 0
     while i < len(argv):
         key = argv[i]
@@ -277,6 +278,7 @@ class Device:
         spawn(self._watch(), "network")
         spawn(self._reporter(), "audit")
         spawn(self._commands())
+        spawn(self._radio(int(o["connmon-s"])), "radio")
         if o["esipa"] == "lwm2m":
             await self._until_registered()
         spawn(self.ipad.run(), "ipad")
@@ -401,6 +403,14 @@ class Device:
             self.fault = None
             _say("fault: registering anew")
         self.client._wake.set()
+
+    async def _radio(self, every_s):
+        """/4 follows the modem: radio values read again every `every_s` (observers of
+        /4/0/2 etc. are notified by the registry when a value changes)."""
+        while every_s > 0:
+            await asyncio.sleep(every_s)
+            if self.tracker.iccid is not None:
+                await self._connmon()
 
     async def _connmon(self):
         from modem import connmon_source
