@@ -8,6 +8,7 @@ logic that drives a device's profile switch across both layers and judges its ou
     out = await cp.switch(ep, eid, iccid, via="https" | "lwm2m", timeout=60)
     out.outcome -> "committed" | "rolled_back" | "rejected" | "failed" | "timeout"
     cp.audit(ep) -> the device's audit trail (entries it sent with LwM2M Send of /20/0/4014)
+    obs = cp.observe(ep, "/4/0/2")                    # kept alive across switches (reobserve)
     await cp.close()
 
 How a switch is judged: the eIM queues an enable PSMO with rollbackFlag for the EID; the device
@@ -47,6 +48,7 @@ class SwitchOutcome:
         self.package = package
         self.seconds = seconds
         self.server_events = list(server_events)
+        self.reobserved = {}    # path -> first Result of an observation made again
 
     def server_confirmed(self):
         """What the server saw agrees with a commit: the device registered or updated after
@@ -71,6 +73,7 @@ class ControlPlane:
         self.http = None
         self.relay = None
         self.events = []        # (monotonic time, kind, endpoint, detail summary)
+        self.observations = {}  # endpoint -> {path: Observation} made through observe()
         self._audit = {}        # endpoint -> [entries]
         self._changed = asyncio.Event()
 
@@ -179,6 +182,32 @@ class ControlPlane:
     async def wait_registered(self, endpoint, timeout=30):
         return await self.server.wait_registered(endpoint, timeout)
 
+    # --- monitoring that follows the device -----------------------------------------------------
+    def observe(self, endpoint, path):
+        """An Observe the control plane keeps alive across network-entry changes."""
+        obs = self.server.observe(endpoint, path)
+        self.observations.setdefault(endpoint, {})[path] = obs
+        return obs
+
+    def _address(self, endpoint):
+        reg = self.server.registration(endpoint)
+        return reg.remote_uri if reg is not None else None
+
+    async def reobserve(self, endpoint):
+        """Observe again what observe() set up: after a switch the device speaks from a new
+        address, and notifications of an observation made from the old one are not accepted.
+        Returns {path: first Result}."""
+        out = {}
+        for path, old in list(self.observations.get(endpoint, {}).items()):
+            try:
+                await old.cancel(explicit=True, timeout=5)
+            except Exception:  # noqa: BLE001 - the old token may be unknown to the device already
+                pass
+            new = self.server.observe(endpoint, path)
+            self.observations[endpoint][path] = new
+            out[path] = await new.established()
+        return out
+
     # --- driving a switch -------------------------------------------------------------------------
     def queue_enable(self, eid, iccid, rollback=True):
         return self.eim.queue_body(eid, {"psmo": [{"op": "enable", "iccid": iccid,
@@ -192,6 +221,7 @@ class ControlPlane:
     async def switch(self, endpoint, eid, iccid, via="https", timeout=60.0):
         """Queue an enable with rollback for `eid` and follow it to the device's verdict."""
         t0 = time.monotonic()
+        address = self._address(endpoint)
         before = {e.get("seq") for e in self.audit(endpoint)}
         if via == "lwm2m":
             await self.attach_3443(endpoint, eid)
@@ -215,8 +245,11 @@ class ControlPlane:
         for e in entries:
             if e.get("step") in OUTCOMES and e.get("change") == change[0]:
                 outcome = e["step"]
-        return SwitchOutcome(outcome if ok else "timeout", change[0], entries, package,
-                             time.monotonic() - t0, self.events_since(t0, endpoint))
+        result = SwitchOutcome(outcome if ok else "timeout", change[0], entries, package,
+                               time.monotonic() - t0, self.events_since(t0, endpoint))
+        if ok and self.observations.get(endpoint) and self._address(endpoint) != address:
+            result.reobserved = await self.reobserve(endpoint)
+        return result
 
     def package(self, eid, package_id):
         for p in self.eim.package_list(eid):

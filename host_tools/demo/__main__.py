@@ -76,13 +76,17 @@ async def scenario(n, run_dir, proof_window, procs):
             await asyncio.to_thread(dev.expect, r"lwm2m (registered|updated)", 10)
         res = await cp.server.read(EP, "/3/0")
         n.step("read /3/0", res.code == "2.05", "firmware %s" % (res.values or {}).get("/3/0/3"))
-        obs = cp.server.observe(EP, "/4/0/2")
+        obs = cp.observe(EP, "/4/0/2")
         first = await obs.established()
         n.step("observe /4/0/2", first.ok, "rssi %s dBm" % first.value)
 
         out = await cp.switch(EP, eid, OP2, via="https", timeout=60)
         n.step("eIM enable over HTTPS -> proof -> committed", out.outcome == "committed",
                "%s steps=%s in %.1f s" % (OP2, ",".join(out.steps()), out.seconds))
+        again = out.reobserved.get("/4/0/2")
+        n.step("monitoring follows: /4/0/2 observed again from the new address",
+               again is not None and again.ok,
+               "rssi %s dBm on the new network" % (again.value if again is not None else "?"))
 
         # The same over object 3443: the device restarts with the LwM2M binding of ESipa (its
         # state persists: registration, last good profile, IPAd counters).

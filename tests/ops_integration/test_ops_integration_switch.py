@@ -13,8 +13,12 @@ from ops_integration_rig import EID, EP, OP1, OP2, facts_of, run_scenario
 def test_profile_switch_over_https_proven_and_committed(tmp_path, processes):
     async def scenario(r):
         await r.start("https")
+        before = (await r.cp.observe(EP, "/4/0/2").established()).value
         out = await r.cp.switch(EP, EID, OP2, via="https", timeout=60)
         assert out.outcome == "committed", out
+        # monitoring follows the device: observed again from its new address, /4 from the
+        # modem on the new network
+        assert out.reobserved["/4/0/2"].ok and out.reobserved["/4/0/2"].value != before
         assert sorted(facts_of(out, "committed")) == sorted(
             ["attached", "registered", "telemetry", "context", "eim_ack"])
         assert out.steps()[:2] == ["issued", "acknowledged"]
