@@ -1,9 +1,7 @@
 """Network-entry change end to end over ESipa on LwM2M object 3443, and an eIM enable without
 rollbackFlag (ungoverned, then adopted). Same rig as test_ops_integration_switch.py."""
 
-from host_tools.control_plane import netsim
-
-from ops_integration_rig import EID, EP, OP1, OP2, facts_of, run_scenario
+from ops_integration_rig import EID, EP, OP2, facts_of, run_scenario
 
 
 def test_profile_switch_over_lwm2m_3443_committed(tmp_path, processes):
@@ -33,13 +31,3 @@ def test_enable_without_rollback_flag_runs_ungoverned_then_adopted_https(tmp_pat
 
     run_scenario(tmp_path, processes, scenario)
 
-
-def test_profile_switch_over_lwm2m_3443_to_network_without_route_rolled_back(tmp_path, processes):
-    async def scenario(r):
-        await r.start("lwm2m", proof_window=8)
-        out = await r.cp.switch(EP, EID, netsim.ISOLATED_ICCID, via="lwm2m", timeout=100)
-        assert out.outcome == "rolled_back", out
-        assert "proof_timeout" in out.steps()
-        assert r.enabled_iccid() == OP1
-
-    run_scenario(tmp_path, processes, scenario)

@@ -5,6 +5,8 @@ route out), and the control plane (LwM2M server, bootstrap server, eIM) on loopb
 Each test queues an eIM enable with rollbackFlag and judges the device's own verdict (its
 audit trail, reported with LwM2M Send) against the card and the server."""
 
+import pytest
+
 from host_tools.control_plane import netsim
 
 from ops_integration_rig import EID, EP, OP1, OP2, facts_of, run_scenario
@@ -30,10 +32,11 @@ def test_profile_switch_over_https_proven_and_committed(tmp_path, processes):
     run_scenario(tmp_path, processes, scenario)
 
 
-def test_profile_switch_to_network_without_route_rolled_back_https(tmp_path, processes):
+@pytest.mark.parametrize("via", ["https", "lwm2m"])
+def test_profile_switch_to_network_without_route_rolled_back(tmp_path, processes, via):
     async def scenario(r):
-        await r.start("https", proof_window=6)
-        out = await r.cp.switch(EP, EID, netsim.ISOLATED_ICCID, via="https", timeout=90)
+        await r.start(via, proof_window=8)
+        out = await r.cp.switch(EP, EID, netsim.ISOLATED_ICCID, via=via, timeout=100)
         assert out.outcome == "rolled_back", out
         steps = out.steps()
         assert steps.index("proof_timeout") < steps.index("rollback_issued") \
