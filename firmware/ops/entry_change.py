@@ -7,7 +7,9 @@ every method returns a list of actions for the runner (ops/loop.py) to carry out
     ("persist", record)             write `record` atomically before doing anything that follows
                                     (always the first action; the record holds the audit ring too)
     ("enable", iccid)               ask the eUICC to enable `iccid` with rollbackFlag set
-    ("rollback", iccid)             ask the eUICC to go back to `iccid` (SGP.32 ProfileRollback)
+    ("rollback", iccid)             ask the eUICC to go back to `iccid` (SGP.32 ProfileRollback);
+                                    the runner reports ok when the device is on `iccid` afterwards,
+                                    also when the card had nothing to undo
     ("audit", entry)                append `entry` to the audit trail (and report it upstream)
     ("done", outcome)               the change ended: "committed", "rolled_back", "rejected", "failed"
 
@@ -199,8 +201,9 @@ class EntryChange:
         elif state == ROLLING_BACK:
             actions.append(("rollback", change["previous"]))
         else:
-            # Facts gathered before the reset are stale: the attach and registration happen again.
-            change["facts"] = []
+            # Attachment, registration, telemetry and context are proven again after the reset;
+            # the eIM's acknowledgement of the result comes once and stays valid.
+            change["facts"] = [f for f in change["facts"] if f == FACT_EIM]
         return actions
 
     # --- internals -----------------------------------------------------------------------------

@@ -106,22 +106,8 @@ class OpsLoop:
         if self.ec.busy():
             self.log("ops resume state=%s change=%s" % (self.ec.state, self.ec.record["change"]["id"]))
             await self._apply(self.ec.resume(self.now()))
-            self._replay_once_only_facts()
         elif current_iccid:
             await self._apply(self.ec.adopt_current(current_iccid, self.now()))
-
-    def _replay_once_only_facts(self):
-        """resume() forgets the facts gathered before the reset, since attachment and
-        registration happen again; the eIM's acknowledgement does not. The audit ring in the
-        persisted record tells whether it had come."""
-        change = self.ec.record["change"]
-        if change is None or self.ec.state != EC.PROVING:
-            return
-        for e in self.ec.record["audit"]:
-            if e.get("change") == change["id"] and e.get("step") == "proof" \
-                    and e.get("fact") == EC.FACT_EIM:
-                self.post_fact(EC.FACT_EIM, True)
-                return
 
     async def run(self):
         while not self._stop:

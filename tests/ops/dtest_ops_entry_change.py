@@ -107,13 +107,18 @@ def test_reset_while_enabling_reissues_enable():
     assert actions[-1] == ("enable", "8902B")
 
 
-def test_reset_while_proving_discards_stale_facts():
-    ec = _switch_started()
+def test_reset_while_proving_discards_stale_facts_but_keeps_eim_ack():
+    ec = EntryChange(proof_window_s=100, enable_timeout_s=10)
+    ec.adopt_current("8901A", 0)
+    ec.request("c1", "8902B", "ctx1", 1, require=("attached", "registered", "eim_ack"))
     ec.enable_result(True, "ok", 2)
     ec.fact("attached", "8902B", 3)
+    ec.fact("eim_ack", True, 3)
     again = EntryChange(json.loads(json.dumps(ec.record)), proof_window_s=100)
     again.resume(4)
-    assert again.state == "proving" and again.record["change"]["facts"] == []
+    assert again.state == "proving" and again.record["change"]["facts"] == ["eim_ack"]
+    again.fact("attached", "8902B", 5)
+    assert again.fact("registered", True, 6)[-1] == ("done", "committed")
 
 
 def test_audit_ring_is_bounded():
