@@ -30,6 +30,7 @@ from coap.msglayer import ACKED, DUP, NEW, RESET, MessageLayer
 from coap.ticks import ticks_add, ticks_diff, ticks_ms
 
 _sleep_ms = getattr(asyncio, "sleep_ms", None) or (lambda ms: asyncio.sleep(ms / 1000))
+_COLLECT = hasattr(gc, "mem_free")  # MicroPython; CPython's collector needs no help
 
 # A slow handler gets its request acknowledged with an empty ACK after this long, before the
 # client's first retransmission at ACK_TIMEOUT (RFC 7252 §5.2.2).
@@ -226,6 +227,8 @@ class Endpoint:
                 if self._closing:
                     return
                 self.stats["errors"] += 1
+                if isinstance(e, MemoryError):
+                    self._shed()
                 if pause == _RX_PAUSE_MIN_MS:
                     self._log("coap: recv failed:", repr(e))
                 # A link that stays broken is retried ever more slowly, not spun on.
@@ -240,6 +243,11 @@ class Endpoint:
                 self.stats["errors"] += 1
                 self._log("coap: dispatch failed:", repr(e))
             buf = None  # the datagram's RAM is free again while we wait for the next one
+            if _COLLECT:
+                # On MicroPython: collect while this request's garbage is fresh, before the
+                # receive reserve is taken again, so long-lived objects and the reserve settle
+                # into the holes instead of fragmenting the heap (a few ms per datagram).
+                gc.collect()
 
     def _on_datagram(self, n, remote, buf=None):
         if buf is None:
@@ -506,8 +514,14 @@ class Endpoint:
             if free is None or req.code not in (N.GET, N.FETCH):
                 raise
             free()
-            gc.collect()
+            self._shed()
             return self.handler(req, remote)
+
+    def _shed(self):
+        # Out of memory: what the endpoint holds only to save work goes first.
+        self.ml.shed()
+        self._held.clear()
+        gc.collect()
 
     def _sink_for(self, req, remote):
         sink = self.open_sink(req, remote) if self.open_sink is not None else None

@@ -5,14 +5,6 @@ from micropython import const
 from coap import numbers as N
 from coap import options as O
 
-CON = N.CON
-NON = N.NON
-ACK = N.ACK
-RST = N.RST
-GET = N.GET
-POST = N.POST
-PUT = N.PUT
-DELETE = N.DELETE
 code_str = N.code_str
 
 _VERSION = const(1)
@@ -40,7 +32,7 @@ class DecodeError(ValueError):
 
 
 class Message:
-    def __init__(self, mtype=CON, code=GET, mid=0, token=b"", options=None, payload=b""):
+    def __init__(self, mtype=N.CON, code=N.GET, mid=0, token=b"", options=None, payload=b""):
         self.mtype = mtype
         self.code = code
         self.mid = mid

@@ -184,5 +184,12 @@ class MessageLayer:
             if ent[1] is not None:
                 self._seen_bytes -= len(ent[1])
 
+    def shed(self):
+        """Drop the cached response bytes (memory pressure): duplicates are still recognised,
+        but a duplicate CON is then answered again (GET/FETCH) or left to time out."""
+        for ent in self._seen.values():
+            ent[1] = None
+        self._seen_bytes = 0
+
     def dedup_size(self):
         return len(self._seen), self._seen_bytes

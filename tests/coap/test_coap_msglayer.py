@@ -85,6 +85,16 @@ def test_dedup_cache_bounded_by_entries_and_bytes():
     assert ml.receive(Message(N.CON, N.GET, 0), "p", 30)[0] == NEW
 
 
+def test_dedup_shed_under_memory_pressure_keeps_duplicate_detection():
+    ml = MessageLayer(rand=lambda n: 0)
+    req = Message(N.CON, N.POST, 0x66)
+    ml.receive(req, "p", 0)
+    ml.cache_response("p", 0x66, b"created")
+    ml.shed()
+    assert ml.dedup_size() == (1, 0)
+    assert ml.receive(req, "p", 10) == (DUP, None)  # still a duplicate, no bytes to resend
+
+
 def test_mid_and_token_sequences_wrap():
     ml = MessageLayer(rand=lambda n: n - 1)
     assert ml.next_mid() == 0
