@@ -20,7 +20,6 @@ the Bootstrap-Server Account Timeout /0/x/12, default EXCHANGE_LIFETIME).
 from micropython import const
 
 from coap import numbers as N
-from lwm2m import linkformat
 from lwm2m import model as M
 from lwm2m import path as P
 from lwm2m.dm import decode_records, encode_records, error_response, response
@@ -205,7 +204,12 @@ class BootstrapClient:
             raise M.bad("bootstrap-discover %s" % P.fmt(path))
         if path and self.registry.get_object(path[0]) is None:
             raise M.Error(M.NOT_FOUND, "object %s" % P.fmt(path))
-        return linkformat.bootstrap_discover(self.registry, path[0] if path else None)
+        from lwm2m import linkformat
+
+        try:
+            return linkformat.bootstrap_discover(self.registry, path[0] if path else None)
+        finally:
+            M.release_codecs()
 
     def read(self, path, accept):
         """Bootstrap-Read (§5.2.7.2): only the Server (1) and Access Control (2) objects."""

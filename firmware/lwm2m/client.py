@@ -28,7 +28,6 @@ from coap import numbers as N
 from coap import error as CE
 from coap.endpoint import Endpoint
 from coap.message import Message
-from lwm2m import linkformat
 from lwm2m import model as M
 from lwm2m import path as P
 from lwm2m.attrs import AttrStore
@@ -393,7 +392,12 @@ class Client:
         return None
 
     def _links(self):
-        return linkformat.registration(self.registry)
+        from lwm2m import linkformat
+
+        try:
+            return linkformat.registration(self.registry)
+        finally:
+            M.release_codecs()  # link format is needed again only when the objects change
 
     def _save_config(self):
         if self.persist is not None:

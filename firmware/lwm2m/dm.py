@@ -186,7 +186,10 @@ class DeviceManager:
         self.registry.access(M.ACC_DISCOVER, path)
         from lwm2m import linkformat
 
-        payload = linkformat.discover(self.registry, path, self.attrs, depth)
+        try:
+            payload = linkformat.discover(self.registry, path, self.attrs, depth)
+        finally:
+            M.release_codecs()
         return response(N.CONTENT, payload, N.FMT_LINK_FORMAT)
 
     # --- Write / Create / Execute / Write-Attributes ---------------------------------------------

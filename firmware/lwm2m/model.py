@@ -119,11 +119,13 @@ def codec(ct):
     return __import__("lwm2m." + name, None, None, (name,))
 
 
-# On MicroPython the SenML and CBOR codec modules (~5 KB of RAM together, frozen) are loaded for
-# one operation and let go after it: most devices answer TLV/text and use them rarely. Set to
+# On MicroPython the SenML and CBOR codec modules and the link format (~4 KB of RAM together,
+# frozen) are loaded for one operation and let go after it: most devices answer TLV/text and use
+# them rarely (links: at Register, Discover, and when objects change). Set to
 # False to keep them loaded (a device that sends SenML often trades RAM for the re-import).
 RELEASE_CODECS = True
-_TRANSIENT = ("fmt_senml_json", "fmt_senml_cbor", "fmt_lwm2m_cbor", "fmt_senml", "cbor")
+_TRANSIENT = ("fmt_senml_json", "fmt_senml_cbor", "fmt_lwm2m_cbor", "fmt_senml", "cbor",
+              "linkformat")
 
 
 def release_codecs():
