@@ -25,7 +25,6 @@ from micropython import const
 
 from hal.clock import default as _clock
 from hal import storage as _storage
-from lwm2m import model as M
 from ops import context as CTX
 from ops import entry_change as EC
 from ops import facts as F
@@ -42,17 +41,7 @@ _MAX_RECORD = const(65536)
 _ESIPA_SEND_MS = const(8000)
 _TELEMETRY = ((4, 0, 2), (4, 0, 8))
 _AUDIT_SENT_KEY = "audit_sent"
-
-# OMA object 20 "Event Log" (registry 20.xml), the part used for the audit trail: LogData
-# (4014, opaque; one JSON audit entry) and LogStatus (4013). It belongs in objects/ as
-# obj_event_log.py; it lives here until that file exists.
-_OID_EVENT_LOG = const(20)
-_RES_LOG_STATUS = const(4013)
-_RES_LOG_DATA = const(4014)
-_LOG_FIELDS = (
-    (_RES_LOG_STATUS, M.OP_R, M.T_INT, 0),
-    (_RES_LOG_DATA, M.OP_R, M.T_OPAQUE, 0),
-)
+_AUDIT_PATH = (20, 0, 4014)       # /20/0 Event Log, LogData (objects/obj_event_log.py)
 
 
 class Store(_storage.Store):
@@ -220,13 +209,11 @@ class Device:
         from coap.numbers import MAX_TRANSMIT_WAIT_MS
         from lwm2m.client import Client, make_registry
         from lwm2m.rd_client import RetryPolicy
-        from objects import obj_esim_iot
+        from objects import obj_esim_iot, obj_event_log
 
         reg = make_registry(binding="U", reboot=lambda: _say("reboot requested (ignored)"))
         obj_esim_iot.create(reg)
-        log = M.Object(_OID_EVENT_LOG, "1.0", _LOG_FIELDS, multiple=False)
-        log.instances[0] = {_RES_LOG_STATUS: 0, _RES_LOG_DATA: b""}
-        reg.add(log)
+        self.event_log = obj_event_log.create(reg)
         self.registry = reg
         self.client = Client(reg, self.o["ep"], self.transport, store=store, log=self._lwm2m_log,
                              rx_window_ms=MAX_TRANSMIT_WAIT_MS,
@@ -502,8 +489,9 @@ class Device:
             self._audit_ev.clear()
             while self._audit and self.tracker.registered():
                 seq, data = self._audit[0]
-                self.registry.set((_OID_EVENT_LOG, 0, _RES_LOG_DATA), data.encode())
-                code = await self._send([(_OID_EVENT_LOG, 0, _RES_LOG_DATA)])
+                if not self.event_log.record(data.encode()):
+                    break       # a server stopped the log (LogStop): entries wait in the ring
+                code = await self._send([_AUDIT_PATH])
                 if code != _CHANGED:
                     break
                 self._audit.popleft()
