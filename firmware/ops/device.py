@@ -15,7 +15,6 @@ stdin: `status`, `mem`, `fault reregister` (the next attachment registers anew, 
 its observations: management context lost), `fault none`, `update`, `quit`."""
 
 import json
-import struct
 import sys
 
 import asyncio
@@ -24,7 +23,7 @@ from collections import deque
 from micropython import const
 
 from hal.clock import default as _clock
-from hal import storage as _storage
+from hal.storage import Store
 from ops import context as CTX
 from ops import entry_change as EC
 from ops import facts as F
@@ -37,36 +36,10 @@ _CHANGED = const(0x44)
 _OID_SRV = const(1)
 _SRV_MUTE_SEND = const(23)
 _AUDIT_BACKLOG = const(16)
-_MAX_RECORD = const(65536)
 _ESIPA_SEND_MS = const(8000)
 _TELEMETRY = ((4, 0, 2), (4, 0, 8))
 _AUDIT_SENT_KEY = "audit_sent"
 _AUDIT_PATH = (20, 0, 4014)       # /20/0 Event Log, LogData (objects/obj_event_log.py)
-
-
-class Store(_storage.Store):
-    """hal.storage.Store that reads a record by the length in its header instead of with one
-    64 KiB read: a heap fragmented by TLS sessions and CoAP buffers seldom has 64 KiB in one
-    piece, and the ops loop persists at every step. (Belongs in hal.storage itself.)"""
-
-    _HDR_SIZE = struct.calcsize(_storage._HDR)
-
-    def _load(self, path):
-        n = self._HDR_SIZE
-        try:
-            with self.fs.open(path, "rb") as f:
-                head = f.read(n)
-                if len(head) < n:
-                    return None
-                magic, seq, length, crc = struct.unpack(_storage._HDR, head)
-                if magic != _storage._MAGIC or length > _MAX_RECORD:
-                    return None
-                data = f.read(length + 1)
-        except OSError:
-            return None
-        if len(data) != length or crc != _storage._crc(data):
-            return None
-        return seq, data
 
 
 def _say(text):
