@@ -358,6 +358,19 @@ class Endpoint:
             ex.finish(msg)
 
     async def _exchange(self, remote, msg):
+        tx = self.stats["tx"]
+        try:
+            return await self._exchange_nstart(remote, msg)
+        except MemoryError:
+            # Out of memory before anything left the endpoint (a frame, an Event, the
+            # book-keeping): shed, collect and try once more. If a datagram went out meanwhile
+            # it may have been this request, and a request is never sent twice from here.
+            if self.stats["tx"] != tx or self._closing:
+                raise
+            self._shed()
+            return await self._exchange_nstart(remote, msg)
+
+    async def _exchange_nstart(self, remote, msg):
         # NSTART = 1 (RFC 7252 §4.7): one outstanding request per peer; later ones wait for the
         # Event of the one in flight (set when it ends; waiters wake in the order they came).
         # An Event and not asyncio.Lock: that module would be loaded for this one use.
