@@ -235,7 +235,8 @@ def main():
             print("import RAM per module, frozen image (in dependency order; * = loaded on first "
                   "use, not by a registered client):")
             lazy = ("coap.observe", "lwm2m.observe", "lwm2m.cbor", "lwm2m.fmt_senml",
-                    "lwm2m.fmt_senml_cbor", "coap.block", "lwm2m.fmt_text", "lwm2m.fmt_tlv")
+                    "lwm2m.fmt_senml_cbor", "coap.block", "lwm2m.fmt_text", "lwm2m.fmt_tlv",
+                    "lwm2m.linkformat")
             total = 0
             for name, size in module_heap(empty):
                 total += size
