@@ -12,8 +12,10 @@ object 3443 of the LwM2M client (registered to that server as NAME; IPA messages
 observers of /3443/0/3, or sent with LwM2M Send when --send 1). Without --eim (and --lwm2m) the
 address is the first eIM's eimFqdn from GetEimConfigurationData. Events are printed one per
 line ("ipa <event> ...", "lwm2m <event> ..."), the last line is `IPA DONE <json of the
-results>` or `IPA FAIL <error>`. stdin lines: `poll` (poll now), `quit`. --polls bounds the run;
---wait-trigger 1 holds the first poll until a `poll` line."""
+newest round results (4 at most)>` or `IPA FAIL <error>`. STORE DATA blocks fit the modem's
+longest AT command (`Uicc.max_segment` of the dialect's quirk profile). stdin lines: `poll`
+(poll now), `quit`. --polls bounds the run; --wait-trigger 1 holds the first poll until a `poll`
+line."""
 
 import json
 import sys
@@ -126,7 +128,8 @@ async def main(argv):
     if o["backoff-max"]:
         kw["backoff_max_ms"] = int(o["backoff-max"])
     ipa = procedures.Ipa(IpaState(o["state"]), eim_configs=configs, **kw)
-    ipad = runner.Ipad(ipa, open_channel, binding, sim_refresh_hook(d, print), log=print)
+    ipad = runner.Ipad(ipa, open_channel, binding, sim_refresh_hook(d, print), log=print,
+                       max_segment=uicc.max_segment)
     cmd_task = asyncio.create_task(_commands(ipad))
     try:
         await ipad.start()

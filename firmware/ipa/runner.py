@@ -82,6 +82,9 @@ _RES_ENABLE = const(0x83)
 _RES_DISABLE = const(0x84)
 _REFRESH_TIMEOUT_MS = const(60000)
 _POLL_FLOOR_MS = const(1000)
+# Round results kept for the caller: a device polls for months, and the log line of each round
+# is printed as it ends, so only the newest few are worth their heap.
+_KEEP_RESULTS = const(4)
 
 
 def _sleep_ms(ms):
@@ -119,8 +122,9 @@ def profile_switched(command, response):
 
 
 class SwitchingRunner(Runner):
-    """Runner that notices a profile switch on the eUICC and, before the next ESipa exchange
-    (the result must travel over the new profile's connectivity), awaits the modem layer's
+    """Runner that notices a profile switch on the eUICC and, before the next action (an ESipa
+    exchange must travel over the new profile's connectivity; a card command after the REFRESH
+    needs the ISD-R opened again, the UICC reset closed it), awaits the modem layer's
     REFRESH/re-attach hook and reopens the ISD-R channel."""
 
     def __init__(self, channel, eim, reopen, refresh=None, log=None,
@@ -142,7 +146,9 @@ class SwitchingRunner(Runner):
             raise EimUnreachable(repr(e))
 
     async def _do(self, action):
-        if self._switched and ("esipa" in action or "esipa_stream" in action):
+        if self._switched:
+            # Card commands too: on +CSIM (no session to go stale) a command sent between the
+            # switch and the modem's REFRESH URC reached a closed channel (6881).
             self._switched = False
             await self.after_switch()
         out = await super()._do(action)
@@ -179,14 +185,23 @@ class Ipad:
                     messages (the LwM2M /3443 binding has it)
       refresh       async () -> None, awaited after a profile switch (modem REFRESH/re-attach)
       log           fn(str) for one-line events ("ipa <event> ...")
+      max_segment   longest STORE DATA block the card link carries (modem.uicc
+                    `Uicc.max_segment`: +CSIM on SARA-R5 caps the AT line); None keeps the
+                    Ipa's own 255-byte blocks
+      keep_results  how many round results `results` keeps (newest last)
 
     start() runs the init sequence (open ISD-R, GetEID, GetEimConfigurationData, AddInitialEim
     at first boot, resume of an interrupted procedure); poll() one GetEimPackage round;
     run() the loop with the procedures' back-off, woken early by trigger() or an eIM push."""
 
     def __init__(self, ipa, open_channel, binding, refresh=None, log=None,
-                 poll_floor_ms=_POLL_FLOOR_MS, refresh_timeout_ms=_REFRESH_TIMEOUT_MS):
+                 poll_floor_ms=_POLL_FLOOR_MS, refresh_timeout_ms=_REFRESH_TIMEOUT_MS,
+                 max_segment=None, keep_results=_KEEP_RESULTS):
         self.ipa = ipa
+        if max_segment is not None and max_segment < ipa.sd.block_size:
+            # Before any procedure: the BPP splitter and the runner both take blocks from ipa.sd.
+            ipa.sd = apdu.StoreData(ipa.sd.channel, max_segment)
+        self.keep_results = keep_results
         self.open_channel = open_channel
         self.binding = binding
         self.refresh = refresh
@@ -234,7 +249,7 @@ class Ipad:
     async def poll(self, state_change_cause=None):
         r = await self.run_procedure(self.ipa.poll(state_change_cause))
         self.polls += 1
-        self.results.append(r)
+        self._keep(r)
         self.log("ipa poll %s" % _summary(r))
         return r
 
@@ -254,9 +269,14 @@ class Ipad:
                 # The eUICC keeps the result; the eIM can fetch it with IpaEuiccDataRequest.
                 r["undelivered"] = True
                 self.log("ipa push-undelivered %r" % (e,))
-        self.results.append(r)
+        self._keep(r)
         self.log("ipa push %s" % _summary(r))
         return r
+
+    def _keep(self, r):
+        self.results.append(r)
+        if len(self.results) > self.keep_results:
+            self.results.pop(0)
 
     def state_changed(self, cause):
         """Something other than this eIM changed the eUICC state (esipa.CAUSE_*): the next
@@ -274,7 +294,7 @@ class Ipad:
 
     async def run(self, max_polls=None):
         """Poll until stop() (or max_polls rounds); between rounds wait the back-off the
-        procedure asked for, or less when woken."""
+        procedure asked for, or less when woken. Returns the newest round results."""
         if self.runner is None:
             await self.start()
         while not self._stop and (max_polls is None or self.polls < max_polls):

@@ -193,16 +193,13 @@ class Device:
                              retry=RetryPolicy(5, 2, 10, 1000))
 
     def _build_ipad(self, open_channel, state, max_segment):
-        from ipa import apdu, procedures
+        from ipa import procedures
         from ipa.state import IpaState
 
         lo, hi = [int(x) for x in self.o["poll-ms"].split(",")]
         # The IPAd's own rollback (on eIM loss) stays out of the way: EntryChange decides.
         ipa = procedures.Ipa(IpaState(store=Store(state + "/ipa")), backoff_min_ms=lo,
                              backoff_max_ms=hi, rollback_after_fails=1 << 30)
-        if max_segment < apdu.MAX_BLOCK:
-            # STORE DATA blocks must fit the modem's longest AT command (e.g. +CSIM on SARA-R5).
-            ipa.sd = apdu.StoreData(0, max_segment)
         if self.o["esipa"] == "https":
             from ipa import esipa_https
 
@@ -215,7 +212,8 @@ class Device:
             binding = esipa_lwm2m.EsipaLwm2m(self.registry.get_object(3443), send=self._send_3443,
                                              answer_timeout_ms=_ESIPA_SEND_MS)
         self.ipad = GovernedIpad(self.ops, ipa, open_channel, binding,
-                                 refresh=self._refresh_hook(), log=self._ipa_log, poll_floor_ms=lo)
+                                 refresh=self._refresh_hook(), log=self._ipa_log, poll_floor_ms=lo,
+                                 max_segment=max_segment)
 
     async def _send_3443(self):
         # Bounded like the binding's answer wait: on a network without route the CoAP

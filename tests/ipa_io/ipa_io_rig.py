@@ -70,6 +70,7 @@ class Rig:
         p = harness.start_python("host_tools.modem_sim", [
             "--dialect", dialect, "--tcp", "0", "--euicc-state", self.card_state], name="modem")
         self.processes.append(p)
+        self.modem = p
         self.modem_port = int(p.expect(r"modem_sim: tcp 127\.0\.0\.1:(\d+)", 20).group(1))
         return self.modem_port
 

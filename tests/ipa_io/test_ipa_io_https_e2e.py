@@ -138,3 +138,21 @@ def test_psmo_enable_channel_reopened_after_refresh_on_each_modem_dialect(tmp_pa
     assert lines(dev, r"^ipa refreshed channel reopened")
     assert rig.enabled_iccid() == OP2
     assert [p for p in rig.packages() if p["id"] == pid][0]["state"] == "acknowledged"
+
+
+def test_sara_r5_store_data_blocks_fit_the_csim_line_cap(tmp_path, processes):
+    """`micropython -m ipa --dialect sara_r5`: +CSIM lines are capped at 300 characters, so the
+    IPAd takes its STORE DATA block size from the Uicc (131 bytes) instead of 255; a signed
+    enable with rollbackFlag (several blocks) reaches the card and nothing is refused as too
+    long."""
+    rig = Rig(tmp_path, processes)
+    rig.start_eim()
+    rig.start_modem("sara_r5")
+    rig.core.queue(EID, "euiccPackage", {"psmo": [{"op": "enable", "iccid": OP2,
+                                                   "rollback": True}]})
+    dev = rig.run_ipad(polls=1)
+    assert _done(dev)[0]["handled"][0]["results"] == [["enable", 0]], dev.output()
+    assert rig.enabled_iccid() == OP2
+    rig.modem.send_line("stats")
+    stats = json.loads(rig.modem.expect(r"^ok stats (.*)", 10).group(1))
+    assert stats["counters"]["too_long"] == 0 and stats["counters"]["csim"] > 10, stats

@@ -93,7 +93,7 @@ def test_3443_clear_execute_empties_ipa_message_and_notifies():
 
 
 class _Rig:
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, **ipad_kw):
         pki = _pki.make()
         self.card = Card(state_path=str(tmp_path / "euicc.json"), pki=pki)
         self.card.power_on()
@@ -112,7 +112,8 @@ class _Rig:
         ipa = procedures.Ipa(IpaState(str(tmp_path / "ipa_state.json")), backoff_min_ms=50)
         self.log = []
         self.ipad = runner.Ipad(ipa, lambda: CardChannel.open(self.card), self.binding,
-                                refresh=self._refresh, log=self.log.append, poll_floor_ms=10)
+                                refresh=self._refresh, log=self.log.append, poll_floor_ms=10,
+                                **ipad_kw)
         self.relay = EimLwm2mRelay(self.core, self.server)
 
     def _on_refresh(self):
@@ -240,3 +241,60 @@ def test_3443_state_busy_while_procedure_works_on_card(tmp_path):
 
 def test_refresh_signal_lost_runner_times_out_reopens_and_reports(tmp_path):
     asyncio.run(_test_refresh_signal_lost_runner_times_out_reopens_and_reports(tmp_path))
+
+
+class _StoreDataSpy(CardChannel):
+    """Records the Lc of every STORE DATA block (GP INS E2) the IPAd sends."""
+    blocks = []
+
+    async def transmit(self, apdu):
+        if apdu[1] == 0xE2:
+            self.blocks.append(apdu[4])
+        return await CardChannel.transmit(self, apdu)
+
+
+async def _test_store_data_blocks_fit_the_uicc_max_segment(tmp_path):
+    # SARA-R5's +CSIM line cap leaves 131 data bytes per APDU (modem.uicc Uicc.max_segment)
+    rig = _Rig(tmp_path, max_segment=131)
+    _StoreDataSpy.blocks = []
+    rig.ipad.open_channel = lambda: _StoreDataSpy.open(rig.card)
+    assert rig.ipad.ipa.sd.block_size == 131
+    await rig.start()
+    rig.core.queue(EID, "euiccPackage", {"psmo": [{"op": "enable", "iccid": OP2}]})
+    r = await asyncio.wait_for(rig.ipad.poll(), 20)
+    assert r["handled"][0]["results"] == [("enable", 0)] and rig.enabled() == OP2
+    # the signed LoadEuiccPackage (> 131 bytes) went in several blocks, none over the cap
+    assert max(_StoreDataSpy.blocks) == 131 and min(_StoreDataSpy.blocks) >= 1
+    # the runner the IPAd made after the REFRESH still uses the same blocks
+    assert rig.ipad.runner.sd is rig.ipad.ipa.sd
+    await rig.relay.close()
+
+
+def test_store_data_blocks_fit_the_uicc_max_segment(tmp_path):
+    asyncio.run(_test_store_data_blocks_fit_the_uicc_max_segment(tmp_path))
+
+
+def test_max_segment_of_255_keeps_the_ipa_blocks(tmp_path):
+    async def make():
+        return _Rig(tmp_path, max_segment=255)
+
+    rig = asyncio.run(make())
+    assert rig.ipad.ipa.sd.block_size == 255
+
+
+async def _test_ipad_results_bounded_to_the_newest_rounds(tmp_path):
+    rig = _Rig(tmp_path, keep_results=3)
+    await rig.start()
+    got = []
+    for i in range(7):
+        if i == 5:
+            rig.core.queue(EID, "euiccPackage", {"psmo": [{"op": "getRAT"}]})
+        got.append(await asyncio.wait_for(rig.ipad.poll(), 10))
+    assert rig.ipad.polls == 7 and len(rig.ipad.results) == 3
+    assert all(a is b for a, b in zip(rig.ipad.results, got[-3:]))
+    assert rig.ipad.results[1]["handled"]       # round 6 carried the package
+    await rig.relay.close()
+
+
+def test_ipad_results_bounded_to_the_newest_rounds(tmp_path):
+    asyncio.run(_test_ipad_results_bounded_to_the_newest_rounds(tmp_path))
