@@ -1,53 +1,27 @@
-"""The modem simulator with operator networks that have no route to the outside: a datagram the
-device sends while attached to an isolated PLMN is dropped inside the "network". This is how a
-profile whose network cannot reach the LwM2M server is modelled for the switch-rollback flows.
+"""The operator networks of the control plane's runs: a third profile whose network (PLMN 001-03)
+attaches but has no route to the outside, the target of the switch-rollback flows. The isolation
+itself is the modem simulator's `--no-route` option; this module names the network and seeds
+the card.
 
     python -m host_tools.control_plane.netsim --isolate 00103 --dialect bg95 --tcp 0 ...
 
-All other options are host_tools.modem_sim's. Extra control line on stdin: `isolate PLMN[,PLMN]`
-(or `isolate none`). Also: seed_card(path) writes the eUICC simulator's factory state plus a
-third profile on PLMN 001-03 (ISOLATED_ICCID), used as the unreachable target."""
+is `python -m host_tools.modem_sim --no-route 00103 ...` (kept for existing scripts); the
+simulator's control line `no_route PLMN[,PLMN]|none` changes the set at run time.
+seed_card(path) writes the eUICC simulator's factory state plus a third profile on PLMN 001-03
+(ISOLATED_ICCID)."""
 
 import copy
 import sys
 
 from host_tools.euicc_sim import state as card_state
-from host_tools.modem_sim import __main__ as modem_main
-from host_tools.modem_sim import core
 
 ISOLATED_PLMN = "00103"
 ISOLATED_ICCID = "8900103000000000033"
-_ISOLATED = set()
-_dropped = [0]
 
 
-def _route_ok(modem):
-    net = modem.network
-    return net is None or net["plmn"] not in _ISOLATED
-
-
-def _install():
-    send = core.UdpSock.sendto
-
-    def sendto(self, data, addr):
-        if not _route_ok(self.modem):
-            _dropped[0] += 1
-            return
-        send(self, data, addr)
-
-    core.UdpSock.sendto = sendto
-    control = modem_main.control
-
-    def control_isolate(modem, line):
-        parts = line.split()
-        if parts and parts[0] == "isolate":
-            _ISOLATED.clear()
-            if len(parts) > 1 and parts[1] != "none":
-                _ISOLATED.update(parts[1].split(","))
-            return "ok isolate %s dropped=%d" % (",".join(sorted(_ISOLATED)) or "none", _dropped[0])
-        return control(modem, line)
-
-    modem_main.control = control_isolate
+def modem_argv(isolate=ISOLATED_PLMN):
+    """Arguments of host_tools.modem_sim that isolate these PLMNs (comma-separated)."""
+    return ["--no-route", isolate] if isolate else []
 
 
 def seed_card(path, pki=None):
@@ -72,14 +46,14 @@ def seed_card(path, pki=None):
 
 
 def main(argv=None):
+    import asyncio
+
+    from host_tools.modem_sim import __main__ as modem_main
+
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--isolate" in argv:
         i = argv.index("--isolate")
-        _ISOLATED.update(argv[i + 1].split(","))
-        del argv[i:i + 2]
-    _install()
-    import asyncio
-
+        argv[i] = "--no-route"
     try:
         asyncio.run(modem_main.main(argv))
     except KeyboardInterrupt:

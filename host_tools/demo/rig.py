@@ -102,9 +102,9 @@ def start_modem(run_dir, dialect="bg95", isolate=netsim.ISOLATED_PLMN, echo=None
     netsim.seed_card(card)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")])
-    p = Proc("modem", [sys.executable, "-u", "-m", "host_tools.control_plane.netsim",
-                       "--isolate", isolate, "--dialect", dialect, "--tcp", "0",
-                       "--euicc-state", card], env=env, echo=echo)
+    p = Proc("modem", [sys.executable, "-u", "-m", "host_tools.modem_sim", "--dialect", dialect,
+                       "--tcp", "0", "--euicc-state", card] + netsim.modem_argv(isolate),
+             env=env, echo=echo)
     try:
         port = int(p.expect(r"modem_sim: tcp 127\.0\.0\.1:(\d+)", 30).group(1))
     except BaseException:

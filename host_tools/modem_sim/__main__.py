@@ -1,6 +1,9 @@
 """CLI: serve one simulated modem over TCP (127.0.0.1) or a pty.
 
-    python -m host_tools.modem_sim --dialect bg95 --tcp 0 [--euicc-state PATH]
+    python -m host_tools.modem_sim --dialect bg95 --tcp 0 [--euicc-state PATH] [--no-route PLMN[,PLMN]]
+
+--no-route: the networks of these PLMNs (MCC+MNC, e.g. 00103) attach and give an IP address, but
+UDP sent or received while on them is lost (an operator without a route to the servers).
 
 Prints `modem_sim: tcp 127.0.0.1:PORT` or `modem_sim: pty /dev/pts/N` when ready.  Lines on
 stdin control fault injection (one per line, answered with `ok ...` on stdout):
@@ -13,6 +16,7 @@ stdin control fault injection (one per line, answered with `ok ...` on stdout):
     refresh           the card signals REFRESH (profile switch done by the card)
     switch ICCID      (fake cards) enable another profile, then REFRESH
     stats             print counters and open UICC sessions/sockets
+    no_route PLMN[,PLMN] | none   replace the set of networks without a route
 """
 
 import argparse
@@ -114,6 +118,17 @@ def _serve_pty(modem):
     return master, slave
 
 
+def parse_plmns(text):
+    """`00103,26295` -> set of PLMN strings; `none` or empty -> empty set."""
+    if not text or text == "none":
+        return set()
+    plmns = set(p.strip() for p in text.split(","))
+    for p in plmns:
+        if not (p.isdigit() and len(p) in (5, 6)):
+            raise ValueError("PLMN %r: MCC+MNC, 5 or 6 digits" % p)
+    return plmns
+
+
 def control(modem, line):
     parts = line.split()
     if not parts:
@@ -138,6 +153,13 @@ def control(modem, line):
         modem._card_refresh()
     elif cmd == "switch":
         modem.card.switch(args[0])
+    elif cmd == "no_route":
+        try:
+            modem.no_route = parse_plmns(args[0] if args else "none")
+        except ValueError as e:
+            return "error %s" % e
+        return "ok no_route %s dropped=%d" % (",".join(sorted(modem.no_route)) or "none",
+                                               modem.counters["no_route_dropped"])
     elif cmd == "stats":
         open_ch = modem.card.open_channels() if hasattr(modem.card, "open_channels") else None
         return "ok stats " + json.dumps({"counters": modem.counters, "sessions": len(modem.sessions),
@@ -161,9 +183,11 @@ async def main(argv=None):
     ap.add_argument("--garble", type=float, default=0.0)
     ap.add_argument("--drop-urc", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-route", type=parse_plmns, default=set(), metavar="PLMN[,PLMN]",
+                    help="networks that attach but carry no UDP (e.g. 00103)")
     a = ap.parse_args(argv)
     card = load_card(a.card, a.euicc_state)
-    modem = DIALECTS[a.dialect](card, a.quirks, a.reg_delay, a.seed)
+    modem = DIALECTS[a.dialect](card, a.quirks, a.reg_delay, a.seed, no_route=a.no_route)
     modem.faults["garble"] = a.garble
     modem.faults["drop_urc"] = a.drop_urc
     if a.pty:

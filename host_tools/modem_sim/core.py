@@ -59,8 +59,11 @@ class SimModem:
     SIM_URC = None  # text of the SIM status URC after a refresh
     IMEI = "490154203237518"
 
-    def __init__(self, card=None, quirks=None, reg_delay=0.05, seed=1):
+    def __init__(self, card=None, quirks=None, reg_delay=0.05, seed=1, no_route=()):
         self.card = card
+        # PLMNs whose network attaches and hands out an IP but carries no user data: a
+        # profile whose operator cannot reach the servers (the rollback flows need one).
+        self.no_route = set(no_route)
         self.q = dict(QUIRKS.get(quirks if quirks is not None else self.NAME, {}))
         self.reg_delay = reg_delay
         self.rng = random.Random(seed)
@@ -77,7 +80,7 @@ class SimModem:
         self.faults = {"mute": 0, "garble": 0.0, "drop_urc": 0.0, "reset_on": None, "delay": 0.0,
                        "storm_on": None, "mute_on": None}
         self.counters = {"commands": 0, "cgla": 0, "csim": 0, "urcs": 0, "dropped_urcs": 0,
-                         "garbage": 0, "resets": 0, "too_long": 0}
+                         "garbage": 0, "resets": 0, "too_long": 0, "no_route_dropped": 0}
         self._inbuf = bytearray()
         self._payload = None  # (needed, callback) while collecting bytes after a prompt
         self._reg_task = None
@@ -353,6 +356,10 @@ class SimModem:
             return None
         return self.network["ip"] % (10 + (self.card_index() % 200))
 
+    def routed(self):
+        """Whether the network in use carries UDP (False on a PLMN given in no_route)."""
+        return self.network is None or self.network["plmn"] not in self.no_route
+
     def card_index(self):
         p = self.profile()
         return int(p["imsi"][-3:]) if p else 0
@@ -623,6 +630,9 @@ class UdpSock:
 
         class _Proto(asyncio.DatagramProtocol):
             def datagram_received(self, data, addr):
+                if not sock.modem.routed():
+                    sock.modem.counters["no_route_dropped"] += 1
+                    return
                 sock.rx.append((data, addr[:2]))
                 if len(sock.rx) > 16:
                     sock.rx.pop(0)  # modem buffer full: oldest datagram lost
@@ -633,6 +643,10 @@ class UdpSock:
         return self
 
     def sendto(self, data, addr):
+        # The modem accepts the datagram either way (SEND OK); an isolated network loses it.
+        if not self.modem.routed():
+            self.modem.counters["no_route_dropped"] += 1
+            return
         self.transport.sendto(data, addr)
 
     def pop(self):

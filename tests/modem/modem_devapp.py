@@ -81,6 +81,26 @@ async def s_udp(d, args):
             "tx_errors": t.tx_errors, "stats": d.at.stats()})
 
 
+async def s_udp_probe(d, args):
+    # one datagram to a host socket, then a bounded wait for its echo (a network without
+    # route gives an address but loses the datagram)
+    from modem.socket_at import AtUdpTransport
+
+    host, port, wait_ms = args[0], int(args[1]), int(args[2])
+    ip = await d.attach("iot.nordnett", 10000)
+    t = await AtUdpTransport.open(d)
+    buf = bytearray(t.max_datagram)
+    t.sendto(b"probe", t.resolve(host, port))
+    try:
+        n, _ = await asyncio.wait_for_ms(t.recvfrom(buf), wait_ms)
+        echoed = bytes(buf[:n]) == b"probe"
+    except asyncio.TimeoutError:
+        echoed = False
+    t.close()
+    await asyncio.sleep_ms(50)
+    result({"ip": ip, "echoed": echoed, "tx_errors": t.tx_errors})
+
+
 async def s_apdu(d, args):
     quirks = args[0] if args else d.UICC_QUIRKS
     size = int(args[1]) if len(args) > 1 else 1024
@@ -275,7 +295,7 @@ async def s_udp_burst(d, args):
     result({"dropped_tx": t.dropped_tx, "got": sorted(got)})
 
 
-SCENARIOS = {"udp_burst": s_udp_burst, "coap": s_coap, "silent_reboot": s_silent_reboot, "es10": s_es10, "bench_storm": s_bench_storm, "bench_apdu": s_bench_apdu, "basic": s_basic, "udp": s_udp, "apdu": s_apdu, "refresh": s_refresh,
+SCENARIOS = {"udp_burst": s_udp_burst, "coap": s_coap, "silent_reboot": s_silent_reboot, "es10": s_es10, "bench_storm": s_bench_storm, "bench_apdu": s_bench_apdu, "basic": s_basic, "udp": s_udp, "udp_probe": s_udp_probe, "apdu": s_apdu, "refresh": s_refresh,
              "faults": s_faults, "stale": s_stale}
 
 
