@@ -75,6 +75,7 @@ class Runner:
 
 # --- the IPAd service: init, polling loop, eIM pushes, profile switches ----------------------
 
+_SW_CHANNEL_CLOSED = const(0x6881)    # logical channel not supported (not open)
 _TAG_LOAD_EUICC_PACKAGE = b"\xbf\x51"
 _TAG_PROFILE_ROLLBACK = b"\xbf\x58"
 _TAG_IMMEDIATE_ENABLE = b"\xbf\x5a"
@@ -122,10 +123,10 @@ def profile_switched(command, response):
 
 
 class SwitchingRunner(Runner):
-    """Runner that notices a profile switch on the eUICC and, before the next action (an ESipa
-    exchange must travel over the new profile's connectivity; a card command after the REFRESH
-    needs the ISD-R opened again, the UICC reset closed it), awaits the modem layer's
-    REFRESH/re-attach hook and reopens the ISD-R channel."""
+    """Runner that notices a profile switch on the eUICC and, before the next ESipa exchange
+    (the result must travel over the new profile's connectivity), awaits the modem layer's
+    REFRESH/re-attach hook and reopens the ISD-R channel. A card command that meanwhile finds
+    the channel closed by the REFRESH's UICC reset (6881) is sent again after that."""
 
     def __init__(self, channel, eim, reopen, refresh=None, log=None,
                  refresh_timeout_ms=_REFRESH_TIMEOUT_MS, **kw):
@@ -146,12 +147,19 @@ class SwitchingRunner(Runner):
             raise EimUnreachable(repr(e))
 
     async def _do(self, action):
-        if self._switched:
-            # Card commands too: on +CSIM (no session to go stale) a command sent between the
-            # switch and the modem's REFRESH URC reached a closed channel (6881).
+        if self._switched and ("esipa" in action or "esipa_stream" in action):
             self._switched = False
             await self.after_switch()
-        out = await super()._do(action)
+        try:
+            out = await super()._do(action)
+        except apdu.ApduError as e:
+            if not (self._switched and e.sw == _SW_CHANNEL_CLOSED):
+                raise
+            # Over +CSIM no session goes stale: a command sent between the switch and the
+            # modem's REFRESH URC reached the channel the UICC reset had closed.
+            self._switched = False
+            await self.after_switch()
+            out = await super()._do(action)
         if "es10b" in action and profile_switched(action["es10b"], out):
             self._switched = True
             self.switches += 1

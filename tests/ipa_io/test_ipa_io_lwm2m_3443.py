@@ -298,3 +298,32 @@ async def _test_ipad_results_bounded_to_the_newest_rounds(tmp_path):
 
 def test_ipad_results_bounded_to_the_newest_rounds(tmp_path):
     asyncio.run(_test_ipad_results_bounded_to_the_newest_rounds(tmp_path))
+
+
+async def _test_card_command_racing_the_refresh_is_sent_again_on_the_reopened_channel(tmp_path):
+    rig = _Rig(tmp_path)
+    sws = []
+
+    class Late(CardChannel):
+        # the modem's REFRESH handling (card reset) runs before each command reaches the card,
+        # as when the REFRESH URC comes after the next +CSIM was already sent
+        async def transmit(self, apdu):
+            await asyncio.sleep(0)
+            out = await CardChannel.transmit(self, apdu)
+            sws.append(out[1])
+            return out
+
+    rig.ipad.open_channel = lambda: Late.open(rig.card)
+    await rig.start()
+    rig.core.queue(EID, "euiccPackage", {"psmo": [{"op": "enable", "iccid": OP2}]})
+    r = await asyncio.wait_for(rig.ipad.poll(), 20)
+    handled = r["handled"][0]
+    assert handled["results"] == [("enable", 0)] and handled["seqNumber"] in handled["acks"]
+    assert 0x6881 in sws and sws[-1] == 0x9000
+    assert rig.log.count("ipa refreshed channel reopened") == 1
+    await rig.relay.close()
+
+
+def test_card_command_racing_the_refresh_is_sent_again_on_the_reopened_channel(tmp_path):
+    asyncio.run(_test_card_command_racing_the_refresh_is_sent_again_on_the_reopened_channel(
+        tmp_path))
