@@ -2,10 +2,12 @@
 
   create(registry, log_class=CLASS_EVENT) -> EventLog     instance 0, collecting (running)
   EventLog.record(data, iid=0) -> bool   one log entry (bytes) becomes LogData, LogStatus says
-                                         "valid data"; False (nothing kept) while stopped.
-                                         Instance 0 is made again if a bootstrap deleted it.
+                                         "valid data"; False (nothing kept) while stopped
   EventLog.running(iid=0) -> bool        LogStatus bit 0 is clear
   EventLog.fail(iid=0)                   LogStatus "error during data collection"
+
+Instance 0 (the device's audit log) comes back at once, empty and running, when a bootstrap
+server deletes it; other servers cannot delete it.
 
 The data collection keeps the newest entry only: LogData is what a LwM2M Send of /20/x/4014
 carries upstream, one entry per Send (the ops audit trail sends each entry as it is made; the
@@ -152,17 +154,19 @@ class EventLog(Object):
         return inst is not None and not inst.get(_RES_LOGSTATUS, 0) & ST_STOPPED
 
     def own_instance(self):
-        """Instance 0, running and empty; made again when a bootstrap server deleted it (a
-        Bootstrap-Delete of "/" removes every instance, Core §5.2.7.5)."""
+        """Instance 0, running and empty."""
         self.instances[_IID] = {_RES_LOGCLASS: self.log_class, _RES_LOGSTATUS: 0,
                                 _RES_LOGDATA: b"", _RES_LOGDATAFORMAT: _FORMAT_BYTES}
-        if self.registry is not None:
-            # a new instance changes the registration's object links (an Update follows)
-            self.registry._notify((_OID, _IID))
+
+    def deleted(self, iid, values):
+        if iid == _IID:
+            # Only a bootstrap server can delete it (Bootstrap-Delete "/" removes every
+            # instance, Core §5.2.7.5). The log is the device's own: it is back at once, so the
+            # Register lists it and no later change of object links forces an extra Update
+            # (one that came during a profile switch raced the re-attach).
+            self.own_instance()
 
     def record(self, data, iid=_IID):
-        if iid == _IID and iid not in self.instances:
-            self.own_instance()
         if not self.running(iid):
             return False
         self.registry.set((_OID, iid, _RES_LOGDATA), bytes(data))
