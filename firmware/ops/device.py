@@ -37,6 +37,8 @@ _OID_SRV = const(1)
 _SRV_MUTE_SEND = const(23)
 _AUDIT_BACKLOG = const(16)
 _ESIPA_SEND_MS = const(8000)
+_TELEMETRY_TRIES = const(4)
+_TELEMETRY_RETRY_MS = const(500)  # doubled per try: 0.5 + 1 + 2 s, well inside a proof window
 _TELEMETRY = ((4, 0, 2), (4, 0, 8))
 _AUDIT_SENT_KEY = "audit_sent"
 _AUDIT_PATH = (20, 0, 4014)       # /20/0 Event Log, LogData (objects/obj_event_log.py)
@@ -396,7 +398,17 @@ class Device:
     async def _prove(self):
         """After a registration on this attachment: context, then telemetry acknowledged."""
         self.ops.post_fact(EC.FACT_CONTEXT, self._context())
-        code = await self._send(list(_TELEMETRY))
+        # Right after a re-attach the server may not have taken in the device's new address when
+        # the first Send arrives (4.03, or no answer). A few bounded retries keep that race from
+        # turning into a proof timeout and a needless rollback.
+        delay = _TELEMETRY_RETRY_MS
+        for _ in range(_TELEMETRY_TRIES):
+            code = await self._send(list(_TELEMETRY))
+            if code == _CHANGED or self._stop.is_set() or not self.tracker.registered():
+                break
+            _say("telemetry not acknowledged (%s), again in %d ms" % (code, delay))
+            await asyncio.sleep_ms(delay)
+            delay *= 2
         self._post(self.tracker.sent(code))
         _say("telemetry %s" % ("acknowledged" if code == _CHANGED else "not acknowledged (%s)" % code))
 

@@ -261,7 +261,6 @@ class GovernedIpad(runner.Ipad):
                 await self._reopen()
                 r = {"idle": True, "retry_ms": self.ipa.backoff_min_ms, "error": repr(e)}
         self._acks(r.get("handled") or ())
-        self._trim()
         return r
 
     async def _reopen(self):
@@ -278,14 +277,7 @@ class GovernedIpad(runner.Ipad):
         async with self.card_lock:
             r = await super().handle_push(message)
         self._acks((r,))
-        self._trim()
         return r
-
-    def _trim(self):
-        # Ipad keeps every round's result for its caller; a device polling for months would
-        # run out of heap. The last few are enough for the log.
-        if len(self.results) > _KEEP_RESULTS:
-            del self.results[:-_KEEP_RESULTS]
 
     def _acks(self, items):
         for it in items:
