@@ -36,6 +36,19 @@ def pytest_collect_file(parent, file_path):
     return None
 
 
+def pytest_pycollect_makemodule(module_path, parent):
+    # A dtest file named on the command line would also be imported by pytest's Python collector
+    # and run under CPython; it is a MicroPython file, collected by pytest_collect_file above.
+    if module_path.name.startswith("dtest_"):
+        return _NoCPythonItems.from_parent(parent, path=module_path)
+    return None
+
+
+class _NoCPythonItems(pytest.File):
+    def collect(self):
+        return []
+
+
 class DeviceTestFailure(Exception):
     pass
 
