@@ -14,6 +14,7 @@ from lwm2m.dm import DeviceManager
 from lwm2m.attrs import AttrStore
 from lwm2m import rd_client as rd
 from lwm2m.client import make_registry
+from lwm2m_client_fixtures import request
 
 ALLOWED = {N.CONTENT, N.CHANGED, N.CREATED, N.DELETED, N.BAD_REQUEST, N.UNAUTHORIZED, N.NOT_FOUND,
            N.METHOD_NOT_ALLOWED, N.NOT_ACCEPTABLE, N.REQUEST_ENTITY_TOO_LARGE,
@@ -29,16 +30,7 @@ def _state(reg):
 
 
 def _request(method, path, payload, cf, accept, queries):
-    msg = Message(N.CON, method, 1, b"\x01")
-    msg.set_uri_path(path)
-    for q in queries:
-        msg.add_option(N.URI_QUERY, q)
-    if cf is not None:
-        msg.add_option(N.CONTENT_FORMAT, cf)
-    if accept is not None:
-        msg.add_option(N.ACCEPT, accept)
-    msg.payload = payload
-    return msg
+    return request(method, path, payload, cf=cf, accept=accept, query=queries)
 
 
 @settings(max_examples=300, deadline=None)
