@@ -197,12 +197,7 @@ class BppSplitter:
                     raise BppError("TLV overruns its sequence", tag, start)
                 self._start_segment(hl + length)
                 self.seg_tag = tag
-                yield from self._seg_feed(self.hdr, hl)
-                if self.done:
-                    return
-                self.state = _S_VALUE
-                if length == 0:
-                    self._segment_done()
+                yield from self._segment_header(hl, length)
 
     def _small_start(self, tag, length):
         if length > _SMALL_MAX:
@@ -264,6 +259,10 @@ class BppSplitter:
             yield from self._seg_feed(self.bpp_hdr, self.bpp_hlen)
             if self.done:
                 return
+        yield from self._segment_header(hl, length)
+
+    def _segment_header(self, hl, length):
+        """Send a segment's TLV header, then stream its value (an empty one ends it here)."""
         yield from self._seg_feed(self.hdr, hl)
         if self.done:
             return
