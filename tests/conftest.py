@@ -7,8 +7,10 @@ the QEMU Cortex-M3 image (MCU-class heap, firmware frozen; no asyncio there)."""
 import ast
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -96,6 +98,7 @@ class DeviceTestFile(pytest.File):
             argv += ["-X", "heapsize=" + self.heapsize]
         argv += [os.path.join(HERE, "on_device", "device_runner.py"), self.path.stem]
         env = harness.micropython_env([str(self.path.parent)])
+        env["DTEST_TMPDIR"] = scratch = tempfile.mkdtemp(prefix="dtest-%s-" % self.path.stem)
         try:
             proc = subprocess.run(argv, env=env, cwd=harness.ROOT, capture_output=True,
                                   text=True, timeout=_FILE_TIMEOUT_S)
@@ -103,6 +106,8 @@ class DeviceTestFile(pytest.File):
         except subprocess.TimeoutExpired as exc:
             out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
             rc = "timeout after %ss" % _FILE_TIMEOUT_S
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         return harness.parse_device_results(out, rc)
 
 

@@ -1,6 +1,6 @@
 # RFC 7252 §3 codec on MicroPython (Unix port and the QEMU Cortex-M3 image): exact byte vectors,
 # also imported by test_coap_codec.py so CPython checks the very same bytes.
-# mpy-heapsize: 64K
+# mpy-heapsize: 96K
 # mpy-targets: unix qemu
 import binascii
 

@@ -6,6 +6,7 @@ from binascii import unhexlify as h
 
 from ipa import apdu, esipa, procedures
 from ipa.state import IpaState
+from scratch import scratch_dir
 
 EID = h("89049032123451234512345678901235")
 EPR = h("bf5120a01e3011800465696d3181010583010930038301005f37082222222222222222")
@@ -16,7 +17,8 @@ ACKS = h("bf5009bf530680010980010a")
 PROVIDE = h("bf504f5a1089049032123451234512345678901235303bbf5120a01e3011800465696d31810105830109"
             "30038301005f37082222222222222222a016a114bf2f0a80010a810204400c01655f370433333333")
 NO_PACKAGE = h("bf4f03020101")
-PATH = "/tmp/dtest_ipa_state.json"
+SCRATCH = scratch_dir("ipa_procedures")
+PATH = SCRATCH + "/state.json"
 
 
 def _fresh():
@@ -100,7 +102,7 @@ def test_undelivered_result_survives_reset():
 def test_state_write_is_atomic_rename():
     st = _fresh()
     st.set("last_good_iccid", "98001032547698103214")
-    assert PATH + ".tmp" not in ["/tmp/" + n for n in os.listdir("/tmp")]
+    assert "state.json.tmp" not in os.listdir(SCRATCH)
     assert IpaState(PATH)["last_good_iccid"] == "98001032547698103214"
     # A torn temp file from a reset mid-write is ignored: the old state stays authoritative.
     with open(PATH + ".tmp", "w") as f:

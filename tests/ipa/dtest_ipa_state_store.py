@@ -1,13 +1,14 @@
 # IPAd state persisted through hal.storage.Store (the device's atomic record store) on
 # MicroPython, in the default heap of the harness.
 from ipa.state import IpaState
+from scratch import scratch_dir
 
 EPR = b"\xbf\x51\x03\xa2\x01\x00"
 
 
 def test_state_through_hal_storage_store():
     from hal.storage import Store
-    d = "/tmp/dtest_ipa_store"
+    d = scratch_dir("ipa_store")
     s = Store(d)
     for k in list(s.keys()):
         s.delete(k)

@@ -1,7 +1,7 @@
 # BER-TLV codec on MicroPython: multi-byte tags, 1..4 byte lengths, offsets into a memoryview,
 # the Writer's length patching, and TlvError naming tag and offset.
 # mpy-targets: unix qemu
-# mpy-heapsize: 64K
+# mpy-heapsize: 96K
 from ipa import tlv
 
 

@@ -1,7 +1,7 @@
 # HTTP/1.1 codec of the ESipa ASN.1 binding (SGP.32 v1.2 §6.1) on MicroPython: the request head
 # byte for byte, Content-Length / chunked / close-delimited bodies fed in every split, and each
 # malformed input refused with an error naming the field.
-# mpy-heapsize: 64K
+# mpy-heapsize: 96K
 from ipa import http
 from ipa_io_httpkit import chunked, parse
 

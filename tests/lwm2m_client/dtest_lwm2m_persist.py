@@ -1,10 +1,10 @@
 # Persistence of /0, /1 and the registration location (atomic store from hal.storage), on MicroPython.
 # mpy-heapsize: 256K
-import os
 
 from lwm2m import model as M
 from lwm2m.persist import MemoryStore, Persist
 from objects import obj_security, obj_server
+from scratch import scratch_dir
 
 
 def _registry():
@@ -38,8 +38,7 @@ def test_objects_roundtrip_memory_store():
 def test_objects_roundtrip_atomic_file_store():
     from hal.storage import Store
 
-    d = "/tmp/lwm2m_persist_dtest_%d" % os.getpid() if hasattr(os, "getpid") else "/tmp/lwm2m_persist_dtest"
-    _roundtrip(Store(d))
+    _roundtrip(Store(scratch_dir("lwm2m_persist")))
 
 
 def test_nothing_stored_loads_nothing():

@@ -10,7 +10,7 @@ class Crash(Exception):
 def tmpdir(tag):
     import time
 
-    base = "/tmp/lwm2m_model_%s_%d" % (tag, time.time_ns() % 1000000000)
+    base = "%s/lwm2m_model_%s_%d" % (os.getenv("DTEST_TMPDIR") or "/tmp", tag, time.time_ns() % 1000000000)
     os.mkdir(base)
     return base
 

@@ -2,7 +2,7 @@
 # +CEDRXS lines (a Dialect over the scripted byte stream of modem_fakeline), /10 values are read
 # back from +CPSMS? / +CEDRXS?, and SIM identity (ICCID, IMSI, EID) is copied into the objects
 # that carry it (a fake dialect object).
-# mpy-heapsize: 128K
+# mpy-heapsize: 192K
 import asyncio
 
 from lwm2m.model import Registry
