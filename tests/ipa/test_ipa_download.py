@@ -7,6 +7,8 @@ simulator; the BPP reaches the IPAd in 1 KB chunks and is never held whole by it
 import pytest
 
 from host_tools import sgp32_oracle as oracle
+from host_tools.euicc_sim import tlv
+from host_tools.euicc_sim.client import bpp_segments
 from host_tools.euicc_sim.pytest_fixtures import card, test_pki  # noqa: F401
 from host_tools.euicc_sim.state import iccid_to_bytes
 from host_tools.smdp.core import SmDp
@@ -86,9 +88,11 @@ def test_tampered_bpp_gives_error_result_to_eim(dl):
     def tamper(out):
         if out[:2] != b"\xbf\x3a":
             return out
-        head = out.find(b"\xa3\x83")
-        head = head if head > 0 else out.find(b"\xa3\x82")
-        pos = head + 12
+        bpp = tlv.child(tlv.child(out, 0xA0), 0xBF36)
+        first86 = next(seg for seg in bpp_segments(bpp) if seg[0] == 0x86)
+        # one ciphertext byte of the first '86', found by content: a byte pattern such as the
+        # A3 header could also occur by chance in the signatures before it
+        pos = out.find(first86) + 10
         return out[:pos] + bytes([out[pos] ^ 0xFF]) + out[pos + 1:]
     dl.eim.tamper = tamper
     r = dl.rig.run(dl.ipa.poll())

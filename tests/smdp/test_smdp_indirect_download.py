@@ -81,16 +81,15 @@ def test_tampered_profile_element_mac_fails_install(card, isdr, smdp):
 
     def tamper(der):
         out = real(der)
-        if b"\xBF\x36" in out[:8]:
-            return out
-        head = out.find(b"\xA3\x83")
-        if head < 0:
-            head = out.find(b"\xA3\x82")
-        if head > 0:
-            # flip one byte inside the first '86' ciphertext
-            pos = head + 12
-            out = out[:pos] + bytes([out[pos] ^ 0xFF]) + out[pos + 1:]
-        return out
+        _, vs, _ = tlv.header(der)
+        if tlv.header(der, vs)[0] != 0xBF3A:
+            return out  # only GetBoundProfilePackage carries the profile elements
+        bpp = tlv.child(tlv.child(tlv.child(out, 0xBF3A), 0xA0), 0xBF36)
+        first86 = next(seg for seg in bpp_segments(bpp) if seg[0] == 0x86)
+        # flip one ciphertext byte of the first '86' (found by its content, not a byte pattern
+        # that random signatures elsewhere in the response could also contain)
+        pos = out.find(first86) + 10
+        return out[:pos] + bytes([out[pos] ^ 0xFF]) + out[pos + 1:]
 
     smdp.handle = tamper
     _, pir = relay.indirect_download(isdr, smdp)
