@@ -117,6 +117,7 @@ class Client:
             self.persist = Persist(store, registry)
         self.ep = Endpoint(transport, self._handle)
         self.accounts = []
+        self._sessions = []  # DTLS sessions (TransportMux members) of the current accounts
         self._engine = None  # ObserveEngine, made on the first Observe (see .engine)
         self.anon_attrs = AttrStore()
         self.dm = DeviceManager(registry, self.anon_attrs, self._observe_cb, self._execute_cb)
@@ -146,20 +147,31 @@ class Client:
             self.log_fn("lwm2m %s %s" % (event, detail) if detail else "lwm2m " + event)
 
     def configure(self, server_uri=None, bootstrap_uri=None, lifetime=60, ssid=_DEFAULT_SSID,
-                  binding="U"):
-        """Factory configuration when nothing was persisted: one server and/or a bootstrap account."""
+                  binding="U", credentials=None):
+        """Factory configuration when nothing was persisted: one server and/or a bootstrap account.
+        `credentials` (for coaps:// URIs, certificate mode): a dict with "cert" and "key" (the
+        device's, DER), "server_cert" (DER) and "usage" (Certificate Usage /0/x/15)."""
         if self.persist is not None and self.persist.load_objects():
             self.log("config-loaded", "%d server account(s)" % len(server_accounts(self.registry)))
             return
         from objects import obj_security, obj_server
 
         reg = self.registry
+
+        def account(uri, **kw):
+            iid = _free_iid(reg.get_object(_OID_SEC))
+            cred = credentials if uri.startswith("coaps:") else None
+            if cred:
+                kw.update(mode=obj_security.MODE_CERT, identity=cred["cert"], secret=cred["key"],
+                          server_key=cred["server_cert"])
+            obj_security.add_account(reg, iid, uri, **kw)
+            if cred and cred.get("usage") is not None:
+                reg.set((_OID_SEC, iid, 15), cred["usage"])
+
         if bootstrap_uri:
-            obj_security.add_account(reg, _free_iid(reg.get_object(_OID_SEC)), bootstrap_uri,
-                                     bootstrap=True)
+            account(bootstrap_uri, bootstrap=True)
         if server_uri:
-            obj_security.add_account(reg, _free_iid(reg.get_object(_OID_SEC)), server_uri,
-                                     ssid=ssid)
+            account(server_uri, ssid=ssid)
             obj_server.add_account(reg, _free_iid(reg.get_object(_OID_SRV)), ssid,
                                    lifetime=lifetime, binding=binding, store=True)
         self._save_config()
@@ -330,13 +342,14 @@ class Client:
 
     def _setup_accounts(self, now, resume):
         self.accounts = []
+        self._close_sessions()
         for ssid, sec_iid, srv_iid, uri in server_accounts(self.registry):
             acc = Account(ssid, sec_iid, srv_iid, uri)
-            scheme, host, port = parse_uri(uri)
-            if scheme != "coap":
-                self.log("account-skipped", "ssid %d: %s not supported" % (ssid, scheme))
+            try:
+                acc.remote = self._remote_for(sec_iid, uri)
+            except (ValueError, OSError) as e:  # unsupported scheme or mode, bad credentials
+                self.log("account-skipped", "ssid %d: %s" % (ssid, e))
                 continue
-            acc.remote = self.ep.resolve(host, port)
             binding = self._srv(acc, _SRV_BINDING, "U") or "U"
             queue = self.queue or "Q" in binding
             binding = binding.replace("Q", "") or "U"
@@ -367,17 +380,54 @@ class Client:
         if bs_iid is None:
             self.log("no-bootstrap-account", why)
             return
-        scheme, host, port = parse_uri(self.registry.get((_OID_SEC, bs_iid, 0)))
-        self.bs_remote = self.ep.resolve(host, port)
+        kept, self._sessions = self._sessions, []
+        try:
+            remote = self._remote_for(bs_iid, self.registry.get((_OID_SEC, bs_iid, 0)))
+        except (ValueError, OSError) as e:
+            # Nothing to bootstrap with: the accounts there are stay as they are.
+            self._sessions = kept
+            self.log("bootstrap-unusable", str(e))
+            return
+        self._sessions, new = kept, self._sessions
+        self._close_sessions()
+        self._sessions = new
+        self.bs_remote = remote
+        self.accounts = []
         from lwm2m.bootstrap import BootstrapClient
 
-        self.accounts = []
         if self._engine is not None:
             self._engine.remove_where(lambda o: True)
         self.bs = BootstrapClient(self.registry, self.name, on_event=self.log,
                                   on_commit=self._save_config)
         self.log("bootstrap-start", why)
         self.bs.start(now)
+
+    def _remote_for(self, sec_iid, uri):
+        """The Endpoint remote for a /0 instance's URI: the plain transport for coap://, a DTLS
+        session made from the instance's credentials for coaps:// (the Endpoint must run on a
+        coap.transport_mux.TransportMux for that)."""
+        scheme, host, port = parse_uri(uri)
+        if scheme == "coap":
+            return self.ep.resolve(host, port)
+        if scheme != "coaps":
+            raise ValueError("%s not supported" % scheme)
+        mux = self.ep.transport
+        if not hasattr(mux, "route"):
+            raise ValueError("coaps needs the client on a TransportMux")
+        from lwm2m.security import dtls_params
+
+        params = dtls_params(self.registry, sec_iid)
+        from coap.transport_dtls import DtlsClientTransport
+
+        session = DtlsClientTransport(host, port, log=self.log_fn, **params)
+        self._sessions.append(session)
+        return mux.route(session, host, port)
+
+    def _close_sessions(self):
+        """Ends the DTLS sessions of the previous configuration (accounts are set up anew)."""
+        for session in self._sessions:
+            self.ep.transport.remove(session)
+        self._sessions = []
 
     def _acc_by_remote(self, remote):
         for acc in self.accounts:
@@ -682,13 +732,15 @@ def make_registry(binding="UQ", reboot=None):
 
 _USAGE = ("usage: micropython -m lwm2m.client --server URI --ep NAME [--lifetime S] "
           "[--bootstrap URI] [--state DIR] [--queue] [--legacy-queue] [--port N] "
-          "[--rx-window MS] [--retry COUNT,TIMER_S,SEQ_DELAY_S,SEQ_COUNT]")
+          "[--rx-window MS] [--retry COUNT,TIMER_S,SEQ_DELAY_S,SEQ_COUNT] "
+          "[--cert DER --key DER --server-cert DER [--cert-usage 0|2|3]] [--dtls]")
 
 
 def parse_args(argv):
     opts = {"server": None, "ep": None, "lifetime": 60, "bootstrap": None, "state": None,
             "queue": False, "legacy-queue": False, "port": 0, "rx-window": N.MAX_TRANSMIT_WAIT_MS,
-            "retry": None}
+            "retry": None, "cert": None, "key": None, "server-cert": None, "cert-usage": None,
+            "dtls": False}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -702,7 +754,7 @@ def parse_args(argv):
         if i + 1 >= len(argv):
             raise ValueError("%s needs a value" % a)
         value = argv[i + 1]
-        if name in ("lifetime", "port", "rx-window"):
+        if name in ("lifetime", "port", "rx-window", "cert-usage"):
             value = int(value)
         elif name == "retry":
             value = RetryPolicy(*[int(x) for x in value.split(",")])
@@ -710,6 +762,13 @@ def parse_args(argv):
         i += 2
     if not opts["ep"] or not (opts["server"] or opts["bootstrap"]):
         raise ValueError("--ep and --server or --bootstrap are required")
+    given = [n for n in ("cert", "key", "server-cert") if opts[n]]
+    if given and len(given) < 3:
+        raise ValueError("--cert, --key and --server-cert go together")
+    if any((u or "").startswith("coaps:") for u in (opts["server"], opts["bootstrap"])):
+        if not given:
+            raise ValueError("a coaps:// URI needs --cert, --key and --server-cert")
+        opts["dtls"] = True
     return opts
 
 
@@ -787,11 +846,23 @@ def main(argv=None):
     uri = opts["server"] or opts["bootstrap"]
     host = parse_uri(uri)[1]
     transport = UdpTransport("::" if ":" in host else "0.0.0.0", opts["port"])
+    credentials = None
+    if opts["cert"]:
+        credentials = {"usage": opts["cert-usage"]}
+        for name, key in (("cert", "cert"), ("key", "key"), ("server-cert", "server_cert")):
+            with open(opts[name], "rb") as f:
+                credentials[key] = f.read()
+    if opts["dtls"]:
+        # coaps:// accounts (given here or written by a bootstrap server) need one DTLS
+        # session per server beside the plain socket.
+        from coap.transport_mux import TransportMux
+
+        transport = TransportMux(transport, log=print)
     client = Client(make_registry(reboot=lambda: print("lwm2m reboot requested")), opts["ep"], transport, store=store, log=print,
                     queue=opts["queue"] or opts["legacy-queue"], legacy_queue=opts["legacy-queue"],
                     rx_window_ms=opts["rx-window"], retry=opts["retry"])
     client.configure(server_uri=opts["server"], bootstrap_uri=opts["bootstrap"],
-                     lifetime=opts["lifetime"])
+                     lifetime=opts["lifetime"], credentials=credentials)
     client.log("start", "ep=%s" % opts["ep"])
 
     async def _main():
