@@ -171,7 +171,8 @@ def _serve(port, size):
         site = resource.Site()
         site.add_resource(["blob"], Blob())
         site.add_resource(["sink"], Sink())
-        ctx = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", port))
+        ctx = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", port),
+                                                          transports=["udp6"])
         print("ready", flush=True)
         try:
             await asyncio.sleep(300)

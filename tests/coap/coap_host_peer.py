@@ -51,7 +51,7 @@ async def main(port, size, host="127.0.0.1"):
     site.add_resource(["blob"], Blob(size))
     site.add_resource(["sink"], Sink())
     site.add_resource(["echo"], Echo())
-    ctx = await aiocoap.Context.create_server_context(site, bind=(host, port))
+    ctx = await aiocoap.Context.create_server_context(site, bind=(host, port), transports=["udp6"])
     print("peer: listening on %s:%d" % (host, port), flush=True)
     try:
         await asyncio.sleep(600)

@@ -90,7 +90,8 @@ class RejectingServer:
         site = resource.Site()
         site.add_resource(["rd"], Rd())
         self.port = harness.free_port()
-        self.ctx = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", self.port))
+        self.ctx = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", self.port),
+                                                              transports=["udp6"])
         return self
 
     async def stop(self):

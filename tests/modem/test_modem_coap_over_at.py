@@ -39,7 +39,8 @@ def coap_server():
         site = resource.Site()
         site.add_resource(["blob"], _Blob())
         site.add_resource(["echo"], _Echo())
-        box["ctx"] = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", port))
+        box["ctx"] = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", port),
+                                                                   transports=["udp6"])
         box["port"] = port
         started.set()
 
