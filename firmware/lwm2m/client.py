@@ -33,7 +33,8 @@ from lwm2m import path as P
 from lwm2m.attrs import AttrStore
 from lwm2m.dm import DeviceManager
 from lwm2m.rd_client import (
-    MAX_DELAY_MS, S_BOOTSTRAP, S_DEREGISTERED, S_FAILED, S_REGISTERED, RdClient, RetryPolicy,
+    MAX_DELAY_MS, MODE_NOSEC, S_BOOTSTRAP, S_DEREGISTERED, S_FAILED, S_REGISTERED, RdClient,
+    RetryPolicy,
     bootstrap_account, server_accounts)
 # bootstrap, persist, queue_mode, send and observe are imported where first needed: a device that
 # never bootstraps, persists, sleeps, sends or is observed keeps their RAM.
@@ -44,6 +45,9 @@ _MAX_WAIT_MS = const(1000)  # the driver re-evaluates at least this often
 _DEFAULT_SSID = const(101)
 _OID_SEC = const(0)
 _OID_SRV = const(1)
+_SEC_MODE = const(2)
+_MODE_CERT = const(2)
+_ALL_MODES = (0, 1, 2, 3, 4)  # PSK, RPK, certificate, NoSec, certificate with EST
 # /1/x resources the engine reacts to.
 _SRV_SSID = const(0)
 _SRV_LIFETIME = const(1)
@@ -116,6 +120,9 @@ class Client:
 
             self.persist = Persist(store, registry)
         self.ep = Endpoint(transport, self._handle)
+        # Security modes this client can use: certificate mode needs the DTLS sessions a
+        # TransportMux carries. A bootstrap leaving no account in these modes is refused.
+        self.modes = (MODE_NOSEC, _MODE_CERT) if hasattr(transport, "route") else (MODE_NOSEC,)
         self.accounts = []
         self._sessions = []  # DTLS sessions (TransportMux members) of the current accounts
         self._engine = None  # ObserveEngine, made on the first Observe (see .engine)
@@ -150,7 +157,8 @@ class Client:
                   binding="U", credentials=None):
         """Factory configuration when nothing was persisted: one server and/or a bootstrap account.
         `credentials` (for coaps:// URIs, certificate mode): a dict with "cert" and "key" (the
-        device's, DER), "server_cert" (DER) and "usage" (Certificate Usage /0/x/15)."""
+        device's, DER), "server_cert" (DER), "usage" (Certificate Usage /0/x/15) and "sni" (the
+        name checked in the server certificate, /0/x/14; the URI's host when None)."""
         if self.persist is not None and self.persist.load_objects():
             self.log("config-loaded", "%d server account(s)" % len(server_accounts(self.registry)))
             return
@@ -167,6 +175,8 @@ class Client:
             obj_security.add_account(reg, iid, uri, **kw)
             if cred and cred.get("usage") is not None:
                 reg.set((_OID_SEC, iid, 15), cred["usage"])
+            if cred and cred.get("sni"):
+                reg.set((_OID_SEC, iid, 14), cred["sni"])
 
         if bootstrap_uri:
             account(bootstrap_uri, bootstrap=True)
@@ -343,7 +353,12 @@ class Client:
     def _setup_accounts(self, now, resume):
         self.accounts = []
         self._close_sessions()
-        for ssid, sec_iid, srv_iid, uri in server_accounts(self.registry):
+        for ssid, sec_iid, srv_iid, uri in server_accounts(self.registry, _ALL_MODES):
+            mode = self.registry.get((_OID_SEC, sec_iid, _SEC_MODE))
+            if mode not in self.modes:
+                self.log("account-skipped", "ssid %d: /0/%d/2: security mode %s not supported "
+                         "here" % (ssid, sec_iid, mode))
+                continue
             acc = Account(ssid, sec_iid, srv_iid, uri)
             try:
                 acc.remote = self._remote_for(sec_iid, uri)
@@ -397,7 +412,7 @@ class Client:
 
         if self._engine is not None:
             self._engine.remove_where(lambda o: True)
-        self.bs = BootstrapClient(self.registry, self.name, on_event=self.log,
+        self.bs = BootstrapClient(self.registry, self.name, on_event=self.log, modes=self.modes,
                                   on_commit=self._save_config)
         self.log("bootstrap-start", why)
         self.bs.start(now)
@@ -733,14 +748,14 @@ def make_registry(binding="UQ", reboot=None):
 _USAGE = ("usage: micropython -m lwm2m.client --server URI --ep NAME [--lifetime S] "
           "[--bootstrap URI] [--state DIR] [--queue] [--legacy-queue] [--port N] "
           "[--rx-window MS] [--retry COUNT,TIMER_S,SEQ_DELAY_S,SEQ_COUNT] "
-          "[--cert DER --key DER --server-cert DER [--cert-usage 0|2|3]] [--dtls]")
+          "[--cert DER --key DER --server-cert DER [--cert-usage 0|2|3] [--sni NAME]] [--dtls]")
 
 
 def parse_args(argv):
     opts = {"server": None, "ep": None, "lifetime": 60, "bootstrap": None, "state": None,
             "queue": False, "legacy-queue": False, "port": 0, "rx-window": N.MAX_TRANSMIT_WAIT_MS,
             "retry": None, "cert": None, "key": None, "server-cert": None, "cert-usage": None,
-            "dtls": False}
+            "sni": None, "dtls": False}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -848,7 +863,7 @@ def main(argv=None):
     transport = UdpTransport("::" if ":" in host else "0.0.0.0", opts["port"])
     credentials = None
     if opts["cert"]:
-        credentials = {"usage": opts["cert-usage"]}
+        credentials = {"usage": opts["cert-usage"], "sni": opts["sni"]}
         for name, key in (("cert", "cert"), ("key", "key"), ("server-cert", "server_cert")):
             with open(opts[name], "rb") as f:
                 credentials[key] = f.read()
