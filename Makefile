@@ -94,13 +94,16 @@ bench: deps
 
 # The simulated device (frozen firmware, Unix port) against any LwM2M server or bootstrap server:
 #   make device SERVER=coap://host:5683 EP=my-device [LIFETIME=60] [BOOTSTRAP=coap://host:5783] [QUEUE=1]
+#   coaps:// (certificate mode) adds DEVICE_ARGS="--cert c.der --key k.der --server-cert ca.der
+#   --cert-usage 0 [--sni name]" (docs/lwm2m-client.md)
 SERVER ?= coap://127.0.0.1:5683
 EP ?= cellfw-$(shell hostname)
 LIFETIME ?= 60
 device: deps
 	@mkdir -p $(BUILD)/device-state
 	MICROPYPATH=.frozen $(MICROPY) -m lwm2m.client --server $(SERVER) --ep $(EP) --lifetime $(LIFETIME) \
-	  --state $(BUILD)/device-state $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(if $(QUEUE),--queue)
+	  --state $(BUILD)/device-state $(if $(BOOTSTRAP),--bootstrap $(BOOTSTRAP)) $(if $(QUEUE),--queue) \
+	  $(DEVICE_ARGS)
 
 clean:
 	rm -rf $(BIN) $(STAMPS)
