@@ -352,7 +352,8 @@ class Client:
 
     def _setup_accounts(self, now, resume):
         self.accounts = []
-        self._close_sessions()
+        self._end_sessions(self._sessions)
+        self._sessions = []
         for ssid, sec_iid, srv_iid, uri in server_accounts(self.registry, _ALL_MODES):
             mode = self.registry.get((_OID_SEC, sec_iid, _SEC_MODE))
             if mode not in self.modes:
@@ -395,17 +396,15 @@ class Client:
         if bs_iid is None:
             self.log("no-bootstrap-account", why)
             return
-        kept, self._sessions = self._sessions, []
+        previous, self._sessions = self._sessions, []
         try:
             remote = self._remote_for(bs_iid, self.registry.get((_OID_SEC, bs_iid, 0)))
         except (ValueError, OSError) as e:
             # Nothing to bootstrap with: the accounts there are stay as they are.
-            self._sessions = kept
+            self._sessions = previous
             self.log("bootstrap-unusable", str(e))
             return
-        self._sessions, new = kept, self._sessions
-        self._close_sessions()
-        self._sessions = new
+        self._end_sessions(previous)
         self.bs_remote = remote
         self.accounts = []
         from lwm2m.bootstrap import BootstrapClient
@@ -438,11 +437,10 @@ class Client:
         self._sessions.append(session)
         return mux.route(session, host, port)
 
-    def _close_sessions(self):
-        """Ends the DTLS sessions of the previous configuration (accounts are set up anew)."""
-        for session in self._sessions:
+    def _end_sessions(self, sessions):
+        """Ends DTLS sessions of a configuration no longer in use."""
+        for session in sessions:
             self.ep.transport.remove(session)
-        self._sessions = []
 
     def _acc_by_remote(self, remote):
         for acc in self.accounts:
